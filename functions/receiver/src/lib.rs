@@ -1,0 +1,347 @@
+//! The receiver: `POST /webhooks/{source}` → verify → one SQS message per
+//! event → answer.
+//!
+//! [`Receiver::handle`] is a plain async function over two ports, a
+//! [`SecretSource`] (Secrets Manager in production) and a [`Queue`] (SQS),
+//! so it is tested against moto with the real SDK and benchmarked with a
+//! canned SQS responder. `main.rs` only wires the real clients.
+
+mod answer;
+mod bulk;
+mod settings;
+
+pub use answer::Reject;
+pub use settings::Settings;
+
+use answer::{Answer, json_response};
+use hookrelay_shared::clock::{Clock, SystemClock};
+use hookrelay_shared::envelope::{ATTR_EVENT_TYPE, ATTR_SOURCE, ENVELOPE_VERSION, Envelope};
+use hookrelay_shared::json_pointer;
+use hookrelay_shared::queue::{OutgoingMessage, Queue, QueueError, SqsQueue};
+use hookrelay_shared::schemes::{HeaderLookup, Verified, VerifyError};
+use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource, SecretsManager};
+use hookrelay_shared::source::{Extract, Source, secret_name, valid_source_name};
+use lambda_http::http::{HeaderMap, Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+use time::OffsetDateTime;
+
+pub struct Receiver {
+    sources: ConfigCache<Source>,
+    inbound: Arc<dyn Queue>,
+    /// Events queue for relay mode (fan-out by the router), when deployed.
+    events: Option<Arc<dyn Queue>>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+}
+
+/// One event cut out of a request: its id, type and raw bytes.
+pub(crate) struct Event<'a> {
+    pub id: String,
+    pub event_type: Option<String>,
+    pub raw: &'a [u8],
+    pub bulk_index: Option<usize>,
+}
+
+impl Receiver {
+    pub fn new(
+        secrets: Arc<dyn SecretSource>,
+        inbound: Arc<dyn Queue>,
+        events: Option<Arc<dyn Queue>>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Self {
+        let sources = ConfigCache::new(secrets, Arc::clone(&clock), settings.cache);
+        Self {
+            sources,
+            inbound,
+            events,
+            clock,
+            settings,
+        }
+    }
+
+    /// Production wiring: Secrets Manager, SQS and the system clock.
+    pub fn from_clients(
+        sqs: aws_sdk_sqs::Client,
+        secrets: aws_sdk_secretsmanager::Client,
+        inbound_queue_url: String,
+        events_queue_url: Option<String>,
+        settings: Settings,
+    ) -> Self {
+        let inbound = Arc::new(SqsQueue::new(sqs.clone(), inbound_queue_url));
+        let events =
+            events_queue_url.map(|url| Arc::new(SqsQueue::new(sqs, url)) as Arc<dyn Queue>);
+        Self::new(
+            Arc::new(SecretsManager::new(secrets)),
+            inbound,
+            events,
+            Arc::new(SystemClock),
+            settings,
+        )
+    }
+
+    /// Answers one request. Never panics on input; every outcome is logged
+    /// once, without headers, bodies or keys.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        let started = Instant::now();
+        let source = source_name(&req).unwrap_or_default();
+        match self.process(&req).await {
+            Ok(answer) => {
+                tracing::info!(
+                    source,
+                    status = answer.status.as_u16(),
+                    id = answer.first_id.as_deref().unwrap_or(""),
+                    event_type = answer.event_type.as_deref().unwrap_or(""),
+                    events = answer.events,
+                    key_index = answer.key_index,
+                    duration_us = started.elapsed().as_micros() as u64,
+                    "webhook accepted"
+                );
+                answer.response
+            }
+            Err(reject) => {
+                let status = reject.status();
+                if status.is_server_error() {
+                    tracing::error!(source, status = status.as_u16(), reason = %reject, "webhook not accepted");
+                } else {
+                    tracing::warn!(source, status = status.as_u16(), reason = %reject, "webhook rejected");
+                }
+                reject.response(self.settings.max_message_bytes)
+            }
+        }
+    }
+
+    async fn process(&self, req: &Request) -> Result<Answer, Reject> {
+        if req.method() != Method::POST {
+            return Err(Reject::MethodNotAllowed);
+        }
+        let name = source_name(req).ok_or(Reject::UnknownSource)?;
+        if !valid_source_name(name) || !self.settings.serves(name) {
+            return Err(Reject::UnknownSource);
+        }
+        let body: &[u8] = req.body().as_ref();
+        if body.len() > self.settings.max_message_bytes {
+            return Err(Reject::TooLarge);
+        }
+        let secret = secret_name(&self.settings.secrets_prefix, name);
+        let source = match self.sources.get(&secret).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return Err(Reject::UnknownSource),
+            Err(e) => return Err(e.into()),
+        };
+        let received_at = self.clock.now();
+        let (source, verified) = self
+            .verify(&secret, source, req.headers(), body, received_at)
+            .await?;
+
+        let delivery_id = match &source.delivery_id {
+            Some(e) => extract(e, req.headers(), body)?,
+            None => None,
+        };
+        let headers = forwarded_headers(&source, req.headers());
+        let events = match &source.config.bulk {
+            None => {
+                let event_type = match &source.event_type {
+                    Some(e) => extract(e, req.headers(), body)?,
+                    None => None,
+                };
+                let id = delivery_id.unwrap_or_else(new_id);
+                vec![Event {
+                    id,
+                    event_type,
+                    raw: body,
+                    bulk_index: None,
+                }]
+            }
+            Some(bulk) => bulk::split(&source, bulk, req.headers(), body, delivery_id.as_deref())?,
+        };
+        let messages = events
+            .iter()
+            .map(|e| self.message(name, &headers, e, received_at))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut answer = match &source.config.bulk {
+            None => {
+                self.send_one(
+                    &events[0],
+                    messages.into_iter().next().expect("one message"),
+                )
+                .await?
+            }
+            Some(bulk) => bulk::send_all(&*self.inbound, &events, messages, bulk, body).await,
+        };
+        answer.key_index = verified.key_index;
+        if source.config.relay {
+            self.relay(&source, name, &events).await;
+        }
+        Ok(answer)
+    }
+
+    /// Verifies, and when that fails, refreshes the source once (at most every
+    /// 30 s) in case its key was just rotated.
+    async fn verify(
+        &self,
+        secret: &str,
+        source: Arc<Source>,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<(Arc<Source>, Verified), Reject> {
+        let first = match source.scheme.verify(headers, body, now) {
+            Ok(v) => return Ok((source, v)),
+            Err(VerifyError::InvalidJson(_)) => return Err(Reject::MalformedJson),
+            Err(e) => e,
+        };
+        match self.sources.refresh(secret).await {
+            Ok(None) => Err(Reject::Unauthorized(first)),
+            Ok(Some(None)) => Err(Reject::UnknownSource),
+            Ok(Some(Some(fresh))) => match fresh.scheme.verify(headers, body, now) {
+                Ok(v) => {
+                    tracing::info!(secret, "verified after refreshing the source configuration");
+                    Ok((fresh, v))
+                }
+                Err(VerifyError::InvalidJson(_)) => Err(Reject::MalformedJson),
+                Err(e) => Err(Reject::Unauthorized(e)),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn message(
+        &self,
+        source: &str,
+        headers: &BTreeMap<String, String>,
+        event: &Event<'_>,
+        received_at: OffsetDateTime,
+    ) -> Result<OutgoingMessage, Reject> {
+        let (body, body_encoding) = Envelope::encode_body(event.raw);
+        let envelope = Envelope {
+            version: ENVELOPE_VERSION,
+            id: event.id.as_str().into(),
+            source: source.into(),
+            event_type: event.event_type.as_deref().map(Into::into),
+            received_at,
+            headers: headers.clone(),
+            body,
+            body_encoding,
+            bulk_index: event.bulk_index,
+        };
+        let text = serde_json::to_string(&envelope).map_err(|_| Reject::MalformedJson)?;
+        let mut msg = OutgoingMessage::new(text)
+            .attribute(ATTR_SOURCE, source)
+            .attribute(
+                ATTR_EVENT_TYPE,
+                event.event_type.clone().unwrap_or_default(),
+            );
+        msg.dedup_id = Some(event.id.clone());
+        msg.group_id = Some(source.to_string());
+        if msg.sqs_size() > self.settings.max_message_bytes {
+            return Err(Reject::TooLarge);
+        }
+        Ok(msg)
+    }
+
+    async fn send_one(&self, event: &Event<'_>, msg: OutgoingMessage) -> Result<Answer, Reject> {
+        match self.inbound.send(msg).await {
+            Ok(_) => Ok(Answer {
+                status: StatusCode::ACCEPTED,
+                response: json_response(
+                    StatusCode::ACCEPTED,
+                    &serde_json::json!({ "id": event.id }),
+                ),
+                first_id: Some(event.id.clone()),
+                event_type: event.event_type.clone(),
+                events: 1,
+                key_index: 0,
+            }),
+            Err(QueueError::Unavailable(e)) => Err(Reject::QueueUnavailable(e)),
+            Err(QueueError::Rejected(e)) => Err(Reject::QueueRejected(e)),
+        }
+    }
+
+    /// Relay mode: also hand each verified event to the router. The webhook
+    /// is already safely on the inbound queue, so a failure here is logged,
+    /// not answered with an error that would make the platform send it again.
+    async fn relay(&self, source: &Source, name: &str, events: &[Event<'_>]) {
+        let Some(queue) = &self.events else {
+            tracing::warn!(
+                source = name,
+                "relay is on but HOOKRELAY_EVENTS_QUEUE_URL is not set"
+            );
+            return;
+        };
+        for event in events {
+            let msg = match bulk::relay_message(source, name, event) {
+                Ok(m) => m,
+                Err(reason) => {
+                    tracing::warn!(source = name, id = event.id, reason, "event not relayed");
+                    continue;
+                }
+            };
+            if let Err(e) = queue.send(msg).await {
+                tracing::error!(source = name, id = event.id, error = %e, "event not relayed");
+            }
+        }
+    }
+}
+
+impl From<CacheError> for Reject {
+    fn from(e: CacheError) -> Self {
+        match e {
+            CacheError::Unavailable(e) => Reject::SecretsUnavailable(e.to_string()),
+            CacheError::Invalid { name, reason } => {
+                Reject::Misconfigured(format!("{name}: {reason}"))
+            }
+        }
+    }
+}
+
+/// The `{source}` path parameter (API Gateway), or the last segment after
+/// `/webhooks/` (function URLs and `cargo lambda watch`, which have no route).
+pub fn source_name(req: &Request) -> Option<&str> {
+    if let Some(s) = req.path_parameters_ref().and_then(|p| p.first("source")) {
+        return Some(s);
+    }
+    let path = req.raw_http_path();
+    let path = if path.is_empty() {
+        req.uri().path()
+    } else {
+        path
+    };
+    let rest = path.trim_end_matches('/').rsplit_once("/webhooks/")?.1;
+    (!rest.is_empty() && !rest.contains('/')).then_some(rest)
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Reads a header or a JSON pointer. A pointer into a body that is not JSON
+/// is the sender's error (400).
+pub(crate) fn extract(
+    e: &Extract,
+    headers: &HeaderMap,
+    json: &[u8],
+) -> Result<Option<String>, Reject> {
+    match e {
+        Extract::Header(h) => Ok(headers
+            .header(&h.to_ascii_lowercase())
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())),
+        Extract::JsonPointer(p) => {
+            let text = std::str::from_utf8(json).map_err(|_| Reject::MalformedJson)?;
+            json_pointer::lookup_scalar(text, p).map_err(|_| Reject::MalformedJson)
+        }
+    }
+}
+
+fn forwarded_headers(source: &Source, headers: &HeaderMap) -> BTreeMap<String, String> {
+    source
+        .forward_headers
+        .iter()
+        .filter_map(|name| headers.header(name).map(|v| (name.clone(), v.to_string())))
+        .collect()
+}

@@ -1,0 +1,482 @@
+//! The receiver's handler against moto server with the real SDK: Secrets
+//! Manager for source configuration, SQS for the inbound queue.
+
+use hookrelay_shared::clock::{Clock, ManualClock};
+use hookrelay_shared::envelope::{BodyEncoding, OwnedEnvelope};
+use hookrelay_shared::queue::{Queue, SqsQueue};
+use hookrelay_shared::schemes::{Scheme, SignInput, SignatureConfig};
+use hookrelay_shared::secrets::SecretsManager;
+use hookrelay_test_support::{apigw, moto, unique};
+use lambda_http::Body;
+use receiver::{Receiver, Settings};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+struct Fixture {
+    receiver: Receiver,
+    sqs: aws_sdk_sqs::Client,
+    sm: aws_sdk_secretsmanager::Client,
+    queue_url: String,
+    prefix: String,
+    clock: Arc<ManualClock>,
+}
+
+async fn fixture_with(queue_attrs: &[(&str, &str)], fifo: bool) -> Fixture {
+    let sqs = moto::sqs().await;
+    let sm = moto::secretsmanager().await;
+    let queue_url = moto::create_queue(&sqs, "inbound", fifo, queue_attrs).await;
+    let prefix = unique("hr");
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let receiver = Receiver::new(
+        Arc::new(SecretsManager::new(sm.clone())),
+        Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
+        None,
+        clock.clone(),
+        Settings::new(prefix.clone()),
+    );
+    Fixture {
+        receiver,
+        sqs,
+        sm,
+        queue_url,
+        prefix,
+        clock,
+    }
+}
+
+async fn fixture() -> Fixture {
+    fixture_with(&[], false).await
+}
+
+impl Fixture {
+    async fn add_source(&self, name: &str, config: &str) {
+        moto::put_secret(&self.sm, &format!("{}/sources/{name}", self.prefix), config).await;
+    }
+
+    async fn post(
+        &self,
+        source: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> (u16, serde_json::Value) {
+        let req = apigw::request(&format!("/webhooks/{source}"), headers, body, false);
+        response(self.receiver.handle(req).await)
+    }
+
+    async fn queued(&self) -> Vec<(OwnedEnvelope, aws_sdk_sqs::types::Message)> {
+        moto::drain(&self.sqs, &self.queue_url)
+            .await
+            .into_iter()
+            .map(|m| (serde_json::from_str(m.body().unwrap()).unwrap(), m))
+            .collect()
+    }
+
+    fn sign(&self, config: &str, id: &str, body: &[u8]) -> Vec<(String, String)> {
+        let cfg: SignatureConfig = serde_json::from_str(config).unwrap();
+        let input = SignInput {
+            id,
+            at: self.clock.now(),
+            body,
+            event_type: None,
+        };
+        let mut h = Scheme::compile(&cfg).unwrap().sign(&input).unwrap().headers;
+        h.push(("Content-Type".into(), "application/json".into()));
+        h
+    }
+}
+
+fn response(resp: lambda_http::Response<Body>) -> (u16, serde_json::Value) {
+    let status = resp.status().as_u16();
+    let body = match resp.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or(serde_json::Value::Null),
+        _ => serde_json::Value::Null,
+    };
+    (status, body)
+}
+
+const GITHUB: &str = r#"{"signature":{"scheme":"github","keys":["gh-secret"]}}"#;
+
+#[tokio::test]
+async fn a_verified_webhook_becomes_one_envelope_on_the_queue() {
+    let f = fixture().await;
+    f.add_source("github", GITHUB).await;
+    let body = br#"{"ref":"refs/heads/main", "n": 1.0}"#;
+    let mut headers = f.sign(r#"{"scheme":"github","keys":["gh-secret"]}"#, "x", body);
+    headers.push(("X-GitHub-Event".into(), "push".into()));
+    headers.push((
+        "X-GitHub-Delivery".into(),
+        "72d3162e-cc78-11e3-81ab-4c9367dc0958".into(),
+    ));
+    headers.push(("Authorization".into(), "token must-not-be-copied".into()));
+
+    let (status, answer) = f.post("github", &headers, body).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["id"], "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+
+    let queued = f.queued().await;
+    assert_eq!(queued.len(), 1);
+    let (env, msg) = &queued[0];
+    assert_eq!(env.version, 1);
+    assert_eq!(env.id, "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+    assert_eq!(env.source, "github");
+    assert_eq!(env.event_type.as_deref(), Some("push"));
+    assert_eq!(env.body_encoding, BodyEncoding::Utf8);
+    assert_eq!(&*env.body_bytes().unwrap(), body, "exact raw bytes");
+    assert_eq!(
+        env.headers.get("x-github-event").map(String::as_str),
+        Some("push")
+    );
+    assert_eq!(
+        env.headers.get("content-type").map(String::as_str),
+        Some("application/json")
+    );
+    assert!(!env.headers.contains_key("authorization"));
+    assert!(!env.headers.contains_key("x-hub-signature-256"));
+    assert_eq!((env.received_at - f.clock.now()).whole_seconds(), 0);
+    let attrs = msg.message_attributes().unwrap();
+    assert_eq!(attrs["source"].string_value(), Some("github"));
+    assert_eq!(attrs["event-type"].string_value(), Some("push"));
+}
+
+#[tokio::test]
+async fn base64_encoded_binary_bodies_are_verified_and_kept_exactly() {
+    let f = fixture().await;
+    let cfg = r#"{"scheme":"hmac","keys":["k"],"header":"X-Sig","encoding":"base64"}"#;
+    f.add_source("bin", &format!(r#"{{"signature":{cfg}}}"#))
+        .await;
+    let body: Vec<u8> = vec![0xff, 0xfe, 0x00, 0x01, b'{', 0x80];
+    let headers = f.sign(cfg, "x", &body);
+    let req = apigw::request("/webhooks/bin", &headers, &body, true);
+    let (status, answer) = response(f.receiver.handle(req).await);
+    assert_eq!(status, 202, "{answer}");
+    let queued = f.queued().await;
+    assert_eq!(queued[0].0.body_encoding, BodyEncoding::Base64);
+    assert_eq!(&*queued[0].0.body_bytes().unwrap(), &body[..]);
+    // No delivery id from the platform: a UUID.
+    assert!(uuid::Uuid::parse_str(answer["id"].as_str().unwrap()).is_ok());
+}
+
+#[tokio::test]
+async fn bad_or_missing_signatures_get_401_and_nothing_is_queued() {
+    let f = fixture().await;
+    f.add_source("github", GITHUB).await;
+    let body = br#"{"a":1}"#;
+    let good = f.sign(r#"{"scheme":"github","keys":["gh-secret"]}"#, "x", body);
+    let wrong = f.sign(r#"{"scheme":"github","keys":["other"]}"#, "x", body);
+
+    for (headers, body) in [
+        (&wrong, &body[..]),
+        (&vec![], &body[..]),
+        (&good, &br#"{"a":2}"#[..]),
+    ] {
+        let (status, answer) = f.post("github", headers, body).await;
+        assert_eq!(status, 401);
+        assert_eq!(answer, serde_json::json!({"error": "invalid signature"}));
+    }
+    assert!(f.queued().await.is_empty());
+}
+
+#[tokio::test]
+async fn unknown_sources_methods_and_names_are_refused() {
+    let f = fixture().await;
+    let (status, answer) = f.post("nope", &[], b"{}").await;
+    assert_eq!(
+        (status, answer),
+        (404, serde_json::json!({"error": "unknown source"}))
+    );
+    let (status, _) = f.post("..", &[], b"{}").await;
+    assert_eq!(status, 404);
+
+    let mut event: serde_json::Value =
+        serde_json::from_str(&apigw::post_event("/webhooks/x", &[], b"", false)).unwrap();
+    event["requestContext"]["http"]["method"] = "GET".into();
+    let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+    assert_eq!(f.receiver.handle(req).await.status(), 405);
+
+    // A function limited to some sources does not serve the others.
+    let mut settings = Settings::new(f.prefix.clone());
+    settings.only_sources = Some(vec!["stripe".into()]);
+    f.add_source("github", GITHUB).await;
+    let limited = Receiver::new(
+        Arc::new(SecretsManager::new(f.sm.clone())),
+        Arc::new(SqsQueue::new(f.sqs.clone(), f.queue_url.clone())),
+        None,
+        f.clock.clone(),
+        settings,
+    );
+    let req = apigw::request("/webhooks/github", &[], b"{}", false);
+    assert_eq!(limited.handle(req).await.status(), 404);
+}
+
+#[tokio::test]
+async fn malformed_json_and_oversize_bodies_get_4xx_and_nothing_is_queued() {
+    let f = fixture().await;
+    f.add_source(
+        "leanbe",
+        r#"{"signature":{"scheme":"leanbe","keys":["k"]}}"#,
+    )
+    .await;
+    let (status, answer) = f.post("leanbe", &[], b"{not json").await;
+    assert_eq!(
+        (status, answer),
+        (400, serde_json::json!({"error": "malformed JSON"}))
+    );
+
+    // A JSON-pointer event type needs a JSON body even when the signature does not.
+    let cfg = r#"{"scheme":"hmac","keys":["k"]}"#;
+    f.add_source(
+        "typed",
+        &format!(r#"{{"signature":{cfg},"event_type":{{"json_pointer":"/type"}}}}"#),
+    )
+    .await;
+    let headers = f.sign(cfg, "x", b"type=a");
+    assert_eq!(f.post("typed", &headers, b"type=a").await.0, 400);
+
+    f.add_source("github", GITHUB).await;
+    let big = vec![b'x'; 262_145];
+    let (status, answer) = f.post("github", &[], &big).await;
+    assert_eq!(status, 413);
+    assert_eq!(answer["limit_bytes"], 262_144);
+    // Under the body limit but over it once wrapped in the envelope.
+    let body = vec![b'"'; 200_000];
+    let headers = f.sign(r#"{"scheme":"github","keys":["gh-secret"]}"#, "x", &body);
+    assert_eq!(f.post("github", &headers, &body).await.0, 413);
+    assert!(f.queued().await.is_empty());
+}
+
+#[tokio::test]
+async fn event_type_from_a_json_pointer_and_platform_delivery_ids() {
+    let f = fixture().await;
+    let cfg = r#"{"scheme":"standard-webhooks","keys":["whsec_dGVzdC1zZWNyZXQ="]}"#;
+    f.add_source("sw", &format!(r#"{{"signature":{cfg}}}"#))
+        .await;
+    let body = br#"{"type":"invoice.paid","data":{}}"#;
+    let headers = f.sign(cfg, "msg_abc", body);
+    let (status, answer) = f.post("sw", &headers, body).await;
+    assert_eq!(status, 202);
+    assert_eq!(answer["id"], "msg_abc");
+    let (env, _) = &f.queued().await[0];
+    assert_eq!(env.event_type.as_deref(), Some("invoice.paid"));
+}
+
+#[tokio::test]
+async fn stale_timestamps_are_401() {
+    let f = fixture().await;
+    let cfg = r#"{"scheme":"stripe","keys":["whsec_x"]}"#;
+    f.add_source("stripe", &format!(r#"{{"signature":{cfg}}}"#))
+        .await;
+    let body = br#"{"id":"evt_1","type":"charge.succeeded"}"#;
+    let headers = f.sign(cfg, "x", body);
+    f.clock.advance(Duration::from_secs(301));
+    assert_eq!(f.post("stripe", &headers, body).await.0, 401);
+    assert!(f.queued().await.is_empty());
+}
+
+#[tokio::test]
+async fn bulk_bodies_become_one_message_per_element_with_leaddone_answers() {
+    // A queue that refuses messages over 1 KiB: the 11th element (second
+    // SendMessageBatch chunk) is too big for it, the first ten are not.
+    let f = fixture_with(&[("MaximumMessageSize", "1024")], false).await;
+    f.add_source(
+        "leaddone",
+        r#"{"signature":{"scheme":"leaddone","clients":{"shop-1":["ld-secret"]}},"bulk":{},"event_type":{"json_pointer":"/status"}}"#,
+    )
+    .await;
+    let mut elements: Vec<String> =
+        (0..10).map(|i| format!(r#"{{"id":"ORD-{i}","article":"A","price":199,"phone":"0600000000","status":"new"}}"#)).collect();
+    elements.push(format!(
+        r#"{{"id":"ORD-BIG","article":"{}","price":1,"phone":"0"}}"#,
+        "x".repeat(1200)
+    ));
+    let body = format!("[{}]", elements.join(",\n"));
+    let headers = f.sign(
+        r#"{"scheme":"leaddone","client_id":"shop-1","keys":["ld-secret"]}"#,
+        "x",
+        body.as_bytes(),
+    );
+
+    let (status, answer) = f.post("leaddone", &headers, body.as_bytes()).await;
+    assert_eq!(status, 207, "{answer}");
+    let results = answer.as_array().unwrap();
+    assert_eq!(results.len(), 11);
+    for (i, r) in results.iter().take(10).enumerate() {
+        assert_eq!(r["success"], true);
+        assert_eq!(r["order_id"], format!("ORD-{i}"));
+        assert!(r["internal_id"].is_string());
+        assert!(r["message"].is_string());
+    }
+    assert_eq!(results[10]["success"], false);
+    assert_eq!(results[10]["order_id"], "ORD-BIG");
+
+    let mut queued = f.queued().await;
+    assert_eq!(queued.len(), 10);
+    queued.sort_by_key(|(e, _)| e.bulk_index);
+    for (i, (env, _)) in queued.iter().enumerate() {
+        assert_eq!(env.bulk_index, Some(i));
+        assert_eq!(env.body, elements[i], "each element's exact bytes");
+        assert_eq!(env.event_type.as_deref(), Some("new"));
+        assert_eq!(env.id, results[i]["internal_id"].as_str().unwrap());
+    }
+}
+
+#[tokio::test]
+async fn bulk_bodies_must_be_arrays() {
+    let f = fixture().await;
+    let cfg = r#"{"scheme":"leaddone","client_id":"c","keys":["k"]}"#;
+    f.add_source("ld", &format!(r#"{{"signature":{cfg},"bulk":{{}}}}"#))
+        .await;
+    for body in [&br#"{"id":1}"#[..], &b"[1,"[..]] {
+        let headers = f.sign(cfg, "x", body);
+        assert_eq!(f.post("ld", &headers, body).await.0, 400);
+    }
+    assert!(f.queued().await.is_empty());
+}
+
+#[tokio::test]
+async fn fifo_queues_deduplicate_a_redelivered_webhook() {
+    let f = fixture_with(&[("ContentBasedDeduplication", "false")], true).await;
+    f.add_source("github", GITHUB).await;
+    let body = br#"{"zen":"Keep it logically awesome."}"#;
+    let mut headers = f.sign(r#"{"scheme":"github","keys":["gh-secret"]}"#, "x", body);
+    headers.push(("X-GitHub-Delivery".into(), "d-1".into()));
+    assert_eq!(f.post("github", &headers, body).await.0, 202);
+    assert_eq!(f.post("github", &headers, body).await.0, 202);
+    let queued = f.queued().await;
+    assert_eq!(queued.len(), 1);
+    let attrs = queued[0].1.attributes().unwrap();
+    use aws_sdk_sqs::types::MessageSystemAttributeName as A;
+    assert_eq!(
+        attrs.get(&A::MessageDeduplicationId).map(String::as_str),
+        Some("d-1")
+    );
+    assert_eq!(
+        attrs.get(&A::MessageGroupId).map(String::as_str),
+        Some("github")
+    );
+}
+
+#[tokio::test]
+async fn secrets_manager_down_is_503_and_nothing_is_queued() {
+    let sqs = moto::sqs().await;
+    let queue_url = moto::create_queue(&sqs, "inbound", false, &[]).await;
+    let down = aws_sdk_secretsmanager::Client::new(&moto::sdk_config_down().await);
+    let receiver = Receiver::new(
+        Arc::new(SecretsManager::new(down)),
+        Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
+        None,
+        Arc::new(hookrelay_shared::clock::SystemClock),
+        Settings::new("hr"),
+    );
+    let resp = receiver
+        .handle(apigw::request("/webhooks/github", &[], b"{}", false))
+        .await;
+    assert_eq!(resp.headers().get("retry-after").unwrap(), "5");
+    let (status, answer) = response(resp);
+    assert_eq!(
+        (status, answer),
+        (
+            503,
+            serde_json::json!({"error": "temporarily unavailable, retry later"})
+        )
+    );
+    assert!(moto::drain(&sqs, &queue_url).await.is_empty());
+}
+
+#[tokio::test]
+async fn sqs_down_is_503_never_202() {
+    let sm = moto::secretsmanager().await;
+    let prefix = unique("hr");
+    moto::put_secret(&sm, &format!("{prefix}/sources/github"), GITHUB).await;
+    let down = aws_sdk_sqs::Client::new(&moto::sdk_config_down().await);
+    let receiver = Receiver::new(
+        Arc::new(SecretsManager::new(sm)),
+        Arc::new(SqsQueue::new(
+            down,
+            "http://127.0.0.1:1/000000000000/inbound",
+        )),
+        None,
+        Arc::new(hookrelay_shared::clock::SystemClock),
+        Settings::new(prefix),
+    );
+    let body = br#"{"a":1}"#;
+    let cfg: SignatureConfig =
+        serde_json::from_str(r#"{"scheme":"github","keys":["gh-secret"]}"#).unwrap();
+    let input = SignInput {
+        id: "x",
+        at: OffsetDateTime::now_utc(),
+        body,
+        event_type: None,
+    };
+    let headers = Scheme::compile(&cfg).unwrap().sign(&input).unwrap().headers;
+    let (status, _) = response(
+        receiver
+            .handle(apigw::request("/webhooks/github", &headers, body, false))
+            .await,
+    );
+    assert_eq!(status, 503);
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_accepted_after_a_refresh_at_most_every_30_seconds() {
+    let f = fixture().await;
+    let name = format!("{}/sources/shop", f.prefix);
+    f.add_source(
+        "shop",
+        r#"{"signature":{"scheme":"shopify","keys":["old-key"]}}"#,
+    )
+    .await;
+    let body = br#"{"id":1}"#;
+    let old = f.sign(r#"{"scheme":"shopify","keys":["old-key"]}"#, "x", body);
+    let new = f.sign(r#"{"scheme":"shopify","keys":["new-key"]}"#, "x", body);
+    assert_eq!(
+        f.post("shop", &old, body).await.0,
+        202,
+        "cache warmed with the old key"
+    );
+
+    // Rotation: a new version becomes AWSCURRENT.
+    let put =
+        f.sm.put_secret_value()
+            .secret_id(&name)
+            .secret_string(r#"{"signature":{"scheme":"shopify","keys":["new-key"]}}"#)
+            .send()
+            .await
+            .unwrap();
+    assert!(put.version_stages().contains(&"AWSCURRENT".to_string()));
+
+    assert_eq!(
+        f.post("shop", &new, body).await.0,
+        401,
+        "refreshed less than 30 s ago"
+    );
+    f.clock.advance(Duration::from_secs(30));
+    assert_eq!(
+        f.post("shop", &new, body).await.0,
+        202,
+        "refreshed, new key verifies"
+    );
+    assert_eq!(
+        f.post("shop", &old, body).await.0,
+        401,
+        "old key no longer configured"
+    );
+    assert_eq!(f.queued().await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_queue_port_reports_sqs_refusals_as_rejections() {
+    let sqs = moto::sqs().await;
+    let url = moto::create_queue(&sqs, "small", false, &[("MaximumMessageSize", "1024")]).await;
+    let q = SqsQueue::new(sqs, url);
+    let err = q
+        .send(hookrelay_shared::queue::OutgoingMessage::new(
+            "x".repeat(2000),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, hookrelay_shared::queue::QueueError::Rejected(_)),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,21 @@
+//! hookrelay's library: everything the Lambda functions and the CLI share.
+//!
+//! - [`schemes`]: signature schemes, one table for signing and verifying;
+//! - [`envelope`]: the versioned message the receiver puts on the inbound queue;
+//! - [`source`]: a receiver source's configuration (a Secrets Manager secret);
+//! - [`secrets`]: the Secrets Manager port, its adapter and a typed TTL cache;
+//! - [`queue`]: the SQS port and adapter;
+//! - [`aws`]: building SDK clients once, with one TLS stack;
+//! - [`clock`]: time as a port.
+
+pub mod aws;
+pub mod clock;
+pub mod envelope;
+pub mod event;
+pub mod job;
+pub mod js_stringify;
+pub mod json_pointer;
+pub mod queue;
+pub mod schemes;
+pub mod secrets;
+pub mod source;

@@ -1,0 +1,433 @@
+use super::*;
+use std::collections::BTreeMap;
+
+const T0: i64 = 1_700_000_000;
+
+fn at(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap()
+}
+
+fn cfg(json: &str) -> Scheme {
+    let c: SignatureConfig = serde_json::from_str(json).unwrap();
+    Scheme::compile(&c).unwrap()
+}
+
+fn input(body: &[u8]) -> SignInput<'_> {
+    SignInput {
+        id: "msg_1",
+        at: at(T0),
+        body,
+        event_type: Some("idea.created"),
+    }
+}
+
+fn headers(signed: &Signed) -> Vec<(String, String)> {
+    signed.headers.clone()
+}
+
+/// Every scheme: what it signs verifies, and one changed byte does not.
+#[test]
+fn every_scheme_round_trips_and_detects_tampering() {
+    let configs = [
+        r#"{"scheme":"leaflink","keys":["k1"]}"#,
+        r#"{"scheme":"leaftrade","keys":["k1"]}"#,
+        r#"{"scheme":"leaftrade","keys":["k1"],"header":"X-LT-Sig","encoding":"base64"}"#,
+        r#"{"scheme":"leaddone","client_id":"c-1","keys":["k1"]}"#,
+        r#"{"scheme":"smarterlaunch","keys":["k1"]}"#,
+        r#"{"scheme":"leanbe","keys":["k1"]}"#,
+        r#"{"scheme":"standard-webhooks","keys":["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]}"#,
+        r#"{"scheme":"stripe","keys":["whsec_abc"]}"#,
+        r#"{"scheme":"github","keys":["k1"]}"#,
+        r#"{"scheme":"shopify","keys":["k1"]}"#,
+        r#"{"scheme":"hmac","keys":["k1"]}"#,
+        r#"{"scheme":"hmac","keys":["azE="],"key_encoding":"base64","header":"X-Sig","encoding":"base64","prefix":"v1=","timestamp_header":"X-Ts","id_header":"X-Id","template":"{id}:{timestamp}:{body}"}"#,
+        r#"{"scheme":"token","keys":["Bearer s3cr3t"]}"#,
+        r#"{"scheme":"basic","keys":["user:pa ss"]}"#,
+    ];
+    let body = br#"{"id":1,"name":"caf\u00e9","n":1.5}"#;
+    for json in configs {
+        let scheme = cfg(json);
+        let signed = scheme.sign(&input(body)).unwrap();
+        let sent = signed.body_or(body).to_vec();
+        let h = headers(&signed);
+        scheme
+            .verify(&h, &sent, at(T0 + 10))
+            .unwrap_or_else(|e| panic!("{json}: {e}"));
+
+        // Static credentials do not cover the body; everything else must notice.
+        if matches!(scheme.name(), SchemeName::Token | SchemeName::Basic) {
+            continue;
+        }
+        let mut tampered = sent.clone();
+        let pos = tampered.iter().position(|&b| b == b'1').unwrap();
+        tampered[pos] = b'2';
+        let err = scheme.verify(&h, &tampered, at(T0 + 10)).unwrap_err();
+        assert_eq!(err, VerifyError::Mismatch, "{json}");
+    }
+}
+
+#[test]
+fn wrong_key_is_a_mismatch_and_missing_header_is_reported() {
+    let signer = cfg(r#"{"scheme":"github","keys":["right"]}"#);
+    let verifier = cfg(r#"{"scheme":"github","keys":["wrong"]}"#);
+    let signed = signer.sign(&input(b"x")).unwrap();
+    assert_eq!(
+        verifier.verify(&signed.headers, b"x", at(T0)),
+        Err(VerifyError::Mismatch)
+    );
+    let none: Vec<(String, String)> = vec![];
+    assert!(matches!(
+        verifier.verify(&none, b"x", at(T0)),
+        Err(VerifyError::MissingConfiguredHeader(_))
+    ));
+    let no_prefix = vec![(
+        "X-Hub-Signature-256".to_string(),
+        signed.headers[0].1[7..].to_string(),
+    )];
+    assert_eq!(
+        signer.verify(&no_prefix, b"x", at(T0)),
+        Err(VerifyError::Malformed)
+    );
+}
+
+#[test]
+fn any_configured_key_verifies_and_reports_its_index() {
+    let signer = cfg(r#"{"scheme":"leaflink","keys":["new"]}"#);
+    let verifier = cfg(r#"{"scheme":"leaflink","keys":["old","new"]}"#);
+    let signed = signer.sign(&input(b"body")).unwrap();
+    assert_eq!(
+        verifier
+            .verify(&signed.headers, b"body", at(T0))
+            .unwrap()
+            .key_index,
+        1
+    );
+}
+
+#[test]
+fn expired_keys_neither_sign_nor_verify() {
+    let c = r#"{"scheme":"shopify","keys":[{"secret":"old","not_after":"2023-11-14T22:13:20Z"},"new"]}"#;
+    let scheme = cfg(c);
+    let old_only = cfg(r#"{"scheme":"shopify","keys":["old"]}"#);
+    let sig_old = old_only.sign(&input(b"b")).unwrap();
+    assert!(
+        scheme.verify(&sig_old.headers, b"b", at(T0)).is_ok(),
+        "inside the grace period"
+    );
+    assert_eq!(
+        scheme.verify(&sig_old.headers, b"b", at(T0 + 1)),
+        Err(VerifyError::Mismatch)
+    );
+    // Signing after expiry uses the next active key.
+    let later = SignInput {
+        at: at(T0 + 1),
+        ..input(b"b")
+    };
+    let signed = scheme.sign(&later).unwrap();
+    let new_only = cfg(r#"{"scheme":"shopify","keys":["new"]}"#);
+    assert!(new_only.verify(&signed.headers, b"b", at(T0 + 1)).is_ok());
+}
+
+#[test]
+fn multi_signature_schemes_sign_with_every_active_key() {
+    let both = r#"["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","whsec_dGVzdA=="]"#;
+    let sw = cfg(&format!(
+        r#"{{"scheme":"standard-webhooks","keys":{both}}}"#
+    ));
+    let signed = sw.sign(&input(b"{}")).unwrap();
+    let sig = &signed
+        .headers
+        .iter()
+        .find(|(k, _)| k == "webhook-signature")
+        .unwrap()
+        .1;
+    assert_eq!(sig.split(' ').count(), 2);
+    // A verifier that only has the second key accepts it.
+    let second = cfg(r#"{"scheme":"standard-webhooks","keys":["whsec_dGVzdA=="]}"#);
+    assert!(second.verify(&signed.headers, b"{}", at(T0)).is_ok());
+
+    let stripe = cfg(r#"{"scheme":"stripe","keys":["a","b"]}"#);
+    let signed = stripe.sign(&input(b"{}")).unwrap();
+    assert_eq!(signed.headers[0].1.matches(",v1=").count(), 2);
+    assert!(
+        cfg(r#"{"scheme":"stripe","keys":["b"]}"#)
+            .verify(&signed.headers, b"{}", at(T0))
+            .is_ok()
+    );
+}
+
+#[test]
+fn timestamped_schemes_enforce_the_tolerance_both_ways() {
+    for c in [
+        r#"{"scheme":"standard-webhooks","keys":["whsec_dGVzdA=="]}"#,
+        r#"{"scheme":"stripe","keys":["k"]}"#,
+        r#"{"scheme":"hmac","keys":["k"],"timestamp_header":"X-Ts"}"#,
+    ] {
+        let s = cfg(c);
+        let signed = s.sign(&input(b"{}")).unwrap();
+        assert!(
+            s.verify(&signed.headers, b"{}", at(T0 + 300)).is_ok(),
+            "{c}"
+        );
+        assert!(
+            s.verify(&signed.headers, b"{}", at(T0 - 300)).is_ok(),
+            "{c}"
+        );
+        assert_eq!(
+            s.verify(&signed.headers, b"{}", at(T0 + 301)),
+            Err(VerifyError::TimestampOutOfTolerance),
+            "{c}"
+        );
+        assert_eq!(
+            s.verify(&signed.headers, b"{}", at(T0 - 301)),
+            Err(VerifyError::TimestampOutOfTolerance),
+            "{c}"
+        );
+    }
+    let s = cfg(r#"{"scheme":"stripe","keys":["k"],"tolerance_secs":10}"#);
+    let signed = s.sign(&input(b"{}")).unwrap();
+    assert_eq!(
+        s.verify(&signed.headers, b"{}", at(T0 + 11)),
+        Err(VerifyError::TimestampOutOfTolerance)
+    );
+}
+
+#[test]
+fn header_values_are_trimmed() {
+    let s = cfg(r#"{"scheme":"leaflink","keys":["webhook key"]}"#);
+    let ruby = vec![(
+        "LL-Signature".to_string(),
+        "VGMl5PPB6743s97TjQTnfqM5eUdmVClvdVmPH7JZU7s=\n".to_string(),
+    )];
+    assert!(s.verify(&ruby, br#"{"foo": "bar"}"#, at(T0)).is_ok());
+    let spaced = vec![(
+        "ll-signature".to_string(),
+        "  VGMl5PPB6743s97TjQTnfqM5eUdmVClvdVmPH7JZU7s=\t".to_string(),
+    )];
+    assert!(s.verify(&spaced, br#"{"foo": "bar"}"#, at(T0)).is_ok());
+}
+
+#[test]
+fn standard_webhooks_spec_example_and_svix_headers() {
+    let s =
+        cfg(r#"{"scheme":"standard-webhooks","keys":["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]}"#);
+    let body = br#"{"test": 2432232314}"#;
+    let mut h = vec![
+        (
+            "svix-id".to_string(),
+            "msg_p5jXN8AQM9LWM0D4loKWxJek".to_string(),
+        ),
+        ("svix-timestamp".to_string(), "1614265330".to_string()),
+        (
+            "svix-signature".to_string(),
+            "v1,bm9wZQ== v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".to_string(),
+        ),
+    ];
+    assert!(s.verify(&h, body, at(1_614_265_330)).is_ok());
+    h[2].1 = "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=".into();
+    assert_eq!(
+        s.verify(&h, body, at(1_614_265_330)),
+        Err(VerifyError::Malformed)
+    );
+}
+
+#[test]
+fn leaddone_picks_the_key_by_client_id() {
+    let verifier = cfg(r#"{"scheme":"leaddone","clients":{"shop-a":["ka"],"shop-b":["kb"]}}"#);
+    let a = cfg(r#"{"scheme":"leaddone","client_id":"shop-a","keys":["ka"]}"#)
+        .sign(&input(b"[]"))
+        .unwrap();
+    assert_eq!(
+        a.headers[0],
+        ("X-Webhook-ClientId".to_string(), "shop-a".to_string())
+    );
+    assert_eq!(
+        verifier
+            .verify(&a.headers, b"[]", at(T0))
+            .unwrap()
+            .client_id
+            .as_deref(),
+        Some("shop-a")
+    );
+    // shop-b's id with shop-a's signature: wrong key for that client.
+    let mut forged = a.headers.clone();
+    forged[0].1 = "shop-b".into();
+    assert_eq!(
+        verifier.verify(&forged, b"[]", at(T0)),
+        Err(VerifyError::Mismatch)
+    );
+    forged[0].1 = "shop-z".into();
+    assert_eq!(
+        verifier.verify(&forged, b"[]", at(T0)),
+        Err(VerifyError::UnknownClient)
+    );
+    let no_id = vec![a.headers[1].clone()];
+    assert_eq!(
+        verifier.verify(&no_id, b"[]", at(T0)),
+        Err(VerifyError::MissingHeader("X-Webhook-ClientId"))
+    );
+    // Several clients and no client_id: cannot sign.
+    assert_eq!(verifier.sign(&input(b"[]")), Err(SignError::NoClientId));
+}
+
+#[test]
+fn leanbe_verifies_raw_bytes_then_a_js_reserialization() {
+    let s = cfg(r#"{"scheme":"leanbe","keys":["secret"]}"#);
+    let payload = r#"{"b":1,"2":true,"1":null,"n":1.0}"#;
+    // What Node's JSON.stringify(payload) gives for that object.
+    let js = r#"{"1":null,"2":true,"b":1,"n":1}"#;
+    let sig = hex::encode(mac::KeyedMac::new(b"secret").tag(&[js.as_bytes()]));
+    let none: Vec<(String, String)> = vec![];
+
+    // Compact body whose payload bytes are exactly what was signed: raw path.
+    let compact = format!(
+        r#"{{"payload":{js},"event":"idea.created","triggeredAt":"x","signature":"{sig}"}}"#
+    );
+    assert!(s.verify(&none, compact.as_bytes(), at(T0)).is_ok());
+
+    // Pretty-printed, keys in source order, 1.0: only the re-serialization matches.
+    let pretty = format!(
+        "{{\n  \"payload\": {{\n    \"b\": 1,\n    \"2\": true,\n    \"1\": null,\n    \"n\": 1.0\n  }},\n  \"signature\": \"{sig}\"\n}}"
+    );
+    assert!(s.verify(&none, pretty.as_bytes(), at(T0)).is_ok());
+    let _ = payload;
+
+    let tampered = pretty.replace("\"b\": 1", "\"b\": 2");
+    assert_eq!(
+        s.verify(&none, tampered.as_bytes(), at(T0)),
+        Err(VerifyError::Mismatch)
+    );
+    assert!(matches!(
+        s.verify(&none, b"not json", at(T0)),
+        Err(VerifyError::InvalidJson(_))
+    ));
+    assert_eq!(
+        s.verify(&none, br#"{"payload":{}}"#, at(T0)),
+        Err(VerifyError::MissingField("signature"))
+    );
+}
+
+#[test]
+fn leanbe_signing_builds_the_documented_body() {
+    let s = cfg(r#"{"scheme":"leanbe","keys":["secret"]}"#);
+    let signed = s
+        .sign(&SignInput {
+            id: "x",
+            at: at(T0),
+            body: b"{ \"a\" : 1.0 }",
+            event_type: Some("idea.created"),
+        })
+        .unwrap();
+    assert!(signed.headers.is_empty());
+    let body = String::from_utf8(signed.body.unwrap()).unwrap();
+    let sig = hex::encode(mac::KeyedMac::new(b"secret").tag(&[br#"{"a":1}"#]));
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"payload":{{"a":1}},"event":"idea.created","triggeredAt":"2023-11-14T22:13:20.000Z","signature":"{sig}"}}"#
+        )
+    );
+    assert!(matches!(
+        s.sign(&input(b"nope")),
+        Err(SignError::PayloadNotJson(_))
+    ));
+}
+
+#[test]
+fn static_credentials() {
+    let token = cfg(r#"{"scheme":"token","keys":["Bearer new","Bearer old"],"header":"X-Auth"}"#);
+    let h = vec![("x-auth".to_string(), "Bearer old".to_string())];
+    assert_eq!(token.verify(&h, b"", at(T0)).unwrap().key_index, 1);
+    let h = vec![("x-auth".to_string(), "Bearer older".to_string())];
+    assert_eq!(token.verify(&h, b"", at(T0)), Err(VerifyError::Mismatch));
+
+    let basic = cfg(r#"{"scheme":"basic","keys":["user:pa ss"]}"#);
+    let signed = basic.sign(&input(b"")).unwrap();
+    assert_eq!(signed.headers[0].1, "Basic dXNlcjpwYSBzcw==");
+    let lower = vec![(
+        "Authorization".to_string(),
+        "basic dXNlcjpwYSBzcw==".to_string(),
+    )];
+    assert!(basic.verify(&lower, b"", at(T0)).is_ok());
+    let bearer = vec![(
+        "Authorization".to_string(),
+        "Bearer dXNlcjpwYSBzcw==".to_string(),
+    )];
+    assert_eq!(
+        basic.verify(&bearer, b"", at(T0)),
+        Err(VerifyError::Malformed)
+    );
+}
+
+#[test]
+fn configuration_is_validated() {
+    let err = |json: &str| {
+        Scheme::compile(&serde_json::from_str::<SignatureConfig>(json).unwrap()).unwrap_err()
+    };
+    assert_eq!(
+        err(r#"{"scheme":"leaflink","keys":["k"],"header":"X"}"#),
+        ConfigError::ParamNotApplicable {
+            scheme: SchemeName::Leaflink,
+            param: "header"
+        }
+    );
+    assert_eq!(
+        err(r#"{"scheme":"github","keys":[]}"#),
+        ConfigError::NoKeys(SchemeName::Github)
+    );
+    assert!(matches!(
+        err(r#"{"scheme":"hmac","keys":["k"],"template":"{timestamp}.{body}"}"#),
+        ConfigError::Invalid { .. }
+    ));
+    assert!(matches!(
+        err(r#"{"scheme":"hmac","keys":["k"],"template":"{id}"}"#),
+        ConfigError::Invalid { .. }
+    ));
+    assert!(matches!(
+        err(r#"{"scheme":"hmac","keys":["k"],"header":"bad header"}"#),
+        ConfigError::Invalid { .. }
+    ));
+    assert!(matches!(
+        err(r#"{"scheme":"standard-webhooks","keys":["whsec_!!"]}"#),
+        ConfigError::InvalidKey(_)
+    ));
+    assert!(matches!(
+        err(r#"{"scheme":"basic","keys":["nocolon"]}"#),
+        ConfigError::InvalidKey(_)
+    ));
+    assert!(
+        serde_json::from_str::<SignatureConfig>(r#"{"scheme":"github","keys":["k"],"headr":"x"}"#)
+            .is_err()
+    );
+    assert!(
+        serde_json::from_str::<SignatureConfig>(r#"{"scheme":"gitlab","keys":["k"]}"#).is_err()
+    );
+}
+
+#[test]
+fn the_table_has_one_row_per_name_and_names_round_trip() {
+    let mut seen = BTreeMap::new();
+    for row in SCHEMES {
+        assert!(
+            seen.insert(row.name, ()).is_none(),
+            "duplicate row {}",
+            row.name
+        );
+        let parsed: SchemeName = row.name.as_str().parse().unwrap();
+        assert_eq!(parsed, row.name);
+        assert_eq!(
+            serde_json::to_string(&row.name).unwrap(),
+            format!("\"{}\"", row.name)
+        );
+    }
+    assert_eq!(seen.len(), 12);
+}
+
+#[test]
+fn error_messages_never_contain_keys() {
+    let s = cfg(r#"{"scheme":"hmac","keys":["SUPERSECRET"],"header":"X-Sig"}"#);
+    let h = vec![("X-Sig".to_string(), "00".to_string())];
+    let e = s.verify(&h, b"x", at(T0)).unwrap_err();
+    assert!(!e.to_string().contains("SUPERSECRET"));
+    assert!(!format!("{s:?}").contains("SUPERSECRET"));
+}

@@ -1,0 +1,232 @@
+//! A receiver source: how webhooks from one platform are verified and
+//! turned into envelopes. Stored as JSON in the secret
+//! `<prefix>/sources/<source>`; see the README for the format.
+
+use crate::json_pointer;
+use crate::schemes::{Convention, Scheme, SignatureConfig};
+use crate::secrets::FromSecret;
+use serde::{Deserialize, Serialize};
+
+/// Where to find a value (event type, delivery id) in a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Extract {
+    /// A request header, e.g. `X-GitHub-Event`.
+    Header(String),
+    /// A JSON pointer into the body (or into each element in bulk mode), e.g. `/event`.
+    JsonPointer(String),
+}
+
+impl From<Convention> for Extract {
+    fn from(c: Convention) -> Self {
+        match c {
+            Convention::Header(h) => Extract::Header(h.to_string()),
+            Convention::JsonPointer(p) => Extract::JsonPointer(p.to_string()),
+        }
+    }
+}
+
+/// LeadDone-style bulk bodies: a JSON array whose elements are events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkConfig {
+    /// Pointer to each element's own id, reported back as `order_id`.
+    #[serde(default = "default_bulk_id")]
+    pub id_pointer: String,
+    /// At most this many elements per request (protects the queue and the answer size).
+    #[serde(default = "default_bulk_max")]
+    pub max_elements: usize,
+}
+
+fn default_bulk_id() -> String {
+    "/id".into()
+}
+
+fn default_bulk_max() -> usize {
+    500
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// How requests are verified.
+    pub signature: SignatureConfig,
+    /// Where the event type is; defaults to the scheme's convention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<Extract>,
+    /// Where the platform's delivery id is; defaults to the scheme's convention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<Extract>,
+    /// Treat the body as an array of events (LeadDone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk: Option<BulkConfig>,
+    /// Extra request headers to copy into envelopes (lower-cased).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forward_headers: Vec<String>,
+    /// Also put each verified event on the events queue for fan-out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relay: bool,
+}
+
+/// A source configuration, validated and compiled.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub config: SourceConfig,
+    pub scheme: Scheme,
+    pub event_type: Option<Extract>,
+    pub delivery_id: Option<Extract>,
+    /// Lower-case header names copied into envelopes.
+    pub forward_headers: Vec<String>,
+}
+
+/// Headers that always travel in the envelope when present.
+const ALWAYS_FORWARDED: &[&str] = &["content-type", "user-agent"];
+
+/// Headers that may carry credentials: never copied, whatever the configuration says.
+const NEVER_FORWARDED: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+];
+
+impl Source {
+    pub fn compile(config: SourceConfig) -> Result<Self, String> {
+        let scheme = Scheme::compile(&config.signature).map_err(|e| format!("signature: {e}"))?;
+        let spec = config.signature.scheme.spec();
+        let event_type = config
+            .event_type
+            .clone()
+            .or(spec.event_type.map(Extract::from));
+        let delivery_id = config
+            .delivery_id
+            .clone()
+            .or(spec.delivery_id.map(Extract::from));
+        for e in [&event_type, &delivery_id].into_iter().flatten() {
+            match e {
+                Extract::JsonPointer(p) => json_pointer::validate(p)?,
+                Extract::Header(h) => {
+                    http::HeaderName::from_bytes(h.as_bytes())
+                        .map_err(|_| format!("invalid header name {h:?}"))?;
+                }
+            }
+        }
+        if let Some(b) = &config.bulk {
+            json_pointer::validate(&b.id_pointer)?;
+            if b.max_elements == 0 {
+                return Err("bulk.max_elements must be at least 1".into());
+            }
+        }
+        let credentials = scheme.credential_headers();
+        let mut forward_headers: Vec<String> =
+            ALWAYS_FORWARDED.iter().map(|h| h.to_string()).collect();
+        for extract in [&event_type, &delivery_id].into_iter().flatten() {
+            if let Extract::Header(h) = extract {
+                forward_headers.push(h.to_ascii_lowercase());
+            }
+        }
+        forward_headers.extend(
+            config
+                .forward_headers
+                .iter()
+                .map(|h| h.to_ascii_lowercase()),
+        );
+        forward_headers
+            .retain(|h| !NEVER_FORWARDED.contains(&h.as_str()) && !credentials.contains(h));
+        forward_headers.sort();
+        forward_headers.dedup();
+        Ok(Self {
+            scheme,
+            event_type,
+            delivery_id,
+            forward_headers,
+            config,
+        })
+    }
+}
+
+impl FromSecret for Source {
+    fn from_secret(text: &str) -> Result<Self, String> {
+        // serde_json's messages name fields and positions, never values of
+        // keys, so they are safe to log.
+        let config: SourceConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        Source::compile(config)
+    }
+}
+
+/// Source names are path segments and secret-name suffixes: keep them boring.
+pub fn valid_source_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && !name.starts_with('.')
+}
+
+/// Secret name of a source's configuration.
+pub fn secret_name(prefix: &str, source: &str) -> String {
+    format!("{}/sources/{source}", prefix.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_conventions_fill_in_event_type_and_delivery_id() {
+        let s = Source::from_secret(r#"{"signature":{"scheme":"github","keys":["k"]}}"#).unwrap();
+        assert_eq!(s.event_type, Some(Extract::Header("x-github-event".into())));
+        assert_eq!(
+            s.delivery_id,
+            Some(Extract::Header("x-github-delivery".into()))
+        );
+        assert!(s.forward_headers.contains(&"x-github-event".to_string()));
+        assert!(
+            !s.forward_headers
+                .contains(&"x-hub-signature-256".to_string())
+        );
+    }
+
+    #[test]
+    fn credentials_are_never_forwarded() {
+        let s = Source::from_secret(
+            r#"{"signature":{"scheme":"token","keys":["Bearer x"],"header":"X-Token"},
+                "forward_headers":["X-Token","Authorization","X-Trace"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            s.forward_headers,
+            vec!["content-type", "user-agent", "x-trace"]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_pointers_are_refused() {
+        assert!(
+            Source::from_secret(
+                r#"{"signature":{"scheme":"github","keys":["k"]},"evnt_type":null}"#
+            )
+            .is_err()
+        );
+        assert!(Source::from_secret(r#"{"signature":{"scheme":"github","keys":["k"]},"event_type":{"json_pointer":"event"}}"#).is_err());
+        let err = Source::from_secret(
+            r#"{"signature":{"scheme":"github","keys":["s3cr3t"],"prefix":"x"}}"#,
+        )
+        .unwrap_err();
+        assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn source_names_are_restricted() {
+        assert!(valid_source_name("leaf-link_2.prod"));
+        for bad in ["", "..", ".x", "a/b", "a b", &"x".repeat(65)] {
+            assert!(!valid_source_name(bad), "{bad}");
+        }
+        assert_eq!(
+            secret_name("hookrelay/", "github"),
+            "hookrelay/sources/github"
+        );
+    }
+}
