@@ -10,12 +10,17 @@
 
 pub mod aws;
 pub mod clock;
+pub mod endpoint;
 pub mod envelope;
 pub mod event;
+pub mod health;
 pub mod job;
 pub mod js_stringify;
 pub mod json_pointer;
+pub mod local_esm;
+pub mod outbound;
 pub mod queue;
+pub mod retry;
 pub mod schemes;
 pub mod secrets;
 pub mod source;

@@ -74,6 +74,8 @@ struct State {
     default: Option<Reply>,
     seen: Vec<Recorded>,
     connections: usize,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 pub struct TestEndpoint {
@@ -138,6 +140,11 @@ impl TestEndpoint {
     pub fn connections(&self) -> usize {
         self.state.lock().unwrap().connections
     }
+
+    /// The most requests this endpoint was answering at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.lock().unwrap().max_in_flight
+    }
 }
 
 impl Drop for TestEndpoint {
@@ -180,6 +187,8 @@ async fn answer(
             at,
             connection,
         });
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
         s.script
             .pop_front()
             .or_else(|| s.default.clone())
@@ -188,6 +197,7 @@ async fn answer(
     if !reply.delay.is_zero() {
         tokio::time::sleep(reply.delay).await;
     }
+    st.lock().unwrap().in_flight -= 1;
     let mut resp = Response::builder().status(reply.status);
     for (k, v) in &reply.headers {
         resp = resp.header(k, v);

@@ -302,6 +302,8 @@ impl std::str::FromStr for SchemeName {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignatureConfig {
+    /// Defaults to `standard-webhooks`, the format hookrelay sends by default.
+    #[serde(default = "default_scheme")]
     pub scheme: SchemeName,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<KeyConfig>,
@@ -325,6 +327,10 @@ pub struct SignatureConfig {
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub clients: BTreeMap<String, Vec<KeyConfig>>,
+}
+
+fn default_scheme() -> SchemeName {
+    SchemeName::StandardWebhooks
 }
 
 impl SignatureConfig {

@@ -1,0 +1,56 @@
+# hookrelay: the two commands are `make dev` (run the whole pipeline
+# locally) and `make test` (every check CI runs). Everything they need is
+# installed here: a Python venv with pinned tools, and the interpreters the
+# platforms' sample code is written in.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := $(CURDIR)/.venv
+# The venv comes first: cargo-lambda finds zig through `python3 -m ziglang`.
+export PATH := $(VENV)/bin:$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help venv interpreters lint fmt test test-rust dev build-lambda bench clean
+
+help:
+	@echo "make dev    run the whole pipeline locally (moto, receiver, sender, poller, demo endpoint)"
+	@echo "make test   lint the template, fmt, clippy and every test (moto-backed and end-to-end)"
+	@echo "make bench  run the benchmarks and rewrite BENCHMARKS.md"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements-dev.txt
+	touch $@
+
+# PHP and Ruby run the LeafLink/LeadDone/Smarter Launch docs' own samples in
+# the tests; Node.js and Python are already on this machine kind.
+interpreters:
+	@command -v php >/dev/null && command -v ruby >/dev/null && command -v node >/dev/null || { \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq php-cli ruby nodejs >/dev/null; }
+
+lint: venv
+	cfn-lint template.yaml
+	sam validate --lint --template template.yaml
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+test: venv interpreters lint
+	scripts/with-moto cargo test --workspace
+
+dev: venv
+	cargo build -p hookrelay-cli
+	target/debug/hookrelay dev up
+
+bench: venv
+	bench/run
+
+clean:
+	cargo clean
+	rm -rf $(VENV) .hookrelay

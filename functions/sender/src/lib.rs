@@ -1,0 +1,538 @@
+//! The sender: SQS batch of delivery jobs → signed HTTP POSTs → a verdict
+//! per record (delete, or retry later by moving its visibility timeout).
+//!
+//! [`Sender::handle`] is a plain async function over ports: the endpoint
+//! configuration cache (Secrets Manager), the HTTP [`Transport`], the
+//! outbound queue's [`MessageControl`] (visibility changes), the dead-letter
+//! [`Queue`], and [`EndpointHealth`] (state table, parking). `main.rs` only
+//! wires the real clients.
+//!
+//! Per record, in order: parse the job; load its endpoint; park it if the
+//! endpoint is disabled; sign and POST (records for `batch` endpoints are
+//! grouped into one array body); then, on failure, either move the
+//! message's visibility to the next delay of the endpoint's schedule and
+//! report it in `batchItemFailures`, or, when the schedule is exhausted or
+//! the job can never succeed, move it to the DLQ with the reason and let
+//! the original go. Nothing is deleted before it is delivered, parked, or
+//! safely in the DLQ.
+
+mod deliver;
+mod settings;
+
+pub use settings::Settings;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use deliver::{AttemptResult, Unit};
+use futures::StreamExt;
+use hookrelay_shared::clock::{Clock, SystemClock};
+use hookrelay_shared::endpoint::{Endpoint, secret_name, valid_endpoint_name};
+use hookrelay_shared::health::{
+    Disabled, EndpointHealth, LogNotifier, NoHealthTracking, Notifier, Outcome,
+};
+use hookrelay_shared::job::DeliveryJob;
+use hookrelay_shared::outbound::{ReqwestTransport, Transport};
+use hookrelay_shared::queue::{MessageControl, OutgoingMessage, Queue, SqsQueue};
+use hookrelay_shared::retry::bounded_retry_after;
+use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretsManager};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// DLQ message attributes (SQS attribute names allow letters, digits, `-`, `_`, `.`).
+pub const DLQ_REASON: &str = "hookrelay-reason";
+pub const DLQ_LAST_STATUS: &str = "hookrelay-last-status";
+pub const DLQ_ATTEMPTS: &str = "hookrelay-attempts";
+pub const DLQ_ENDPOINT: &str = "hookrelay-endpoint";
+pub const DLQ_ERROR: &str = "hookrelay-error";
+pub const DLQ_SOURCE_QUEUE: &str = "hookrelay-source-queue";
+
+/// Why a job was moved to the dead-letter queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadReason {
+    RetriesExhausted,
+    Gone,
+    UnknownEndpoint,
+    InvalidJob,
+    CannotSign,
+    EndpointDisabled,
+}
+
+impl DeadReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadReason::RetriesExhausted => "retries-exhausted",
+            DeadReason::Gone => "gone",
+            DeadReason::UnknownEndpoint => "unknown-endpoint",
+            DeadReason::InvalidJob => "invalid-job",
+            DeadReason::CannotSign => "cannot-sign",
+            DeadReason::EndpointDisabled => "endpoint-disabled",
+        }
+    }
+}
+
+/// What happens to a record after this invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Delivered, parked or dead-lettered: let the event source delete it.
+    Delete,
+    /// Report as failed; move its next appearance to `after` (or leave the
+    /// queue's visibility timeout when `None`).
+    Retry(Option<Duration>),
+}
+
+/// How long to wait before trying a record again when the failure was ours
+/// (Secrets Manager or the state table unavailable), not the endpoint's.
+const INFRA_RETRY: Duration = Duration::from_secs(30);
+
+/// One SQS record and what we know of it.
+struct Record<'a> {
+    msg: &'a SqsMessage,
+    id: &'a str,
+    receipt: &'a str,
+    body: &'a str,
+    attempt: u32,
+}
+
+/// A record ready to deliver.
+pub(crate) struct Ready<'a> {
+    rec: Record<'a>,
+    job: DeliveryJob,
+    endpoint: Arc<Endpoint>,
+}
+
+pub struct Sender {
+    endpoints: ConfigCache<Endpoint>,
+    transport: Arc<dyn Transport>,
+    outbound: Arc<dyn MessageControl>,
+    dlq: Arc<dyn Queue>,
+    health: Arc<dyn EndpointHealth>,
+    notifier: Arc<dyn Notifier>,
+    clock: Arc<dyn Clock>,
+    jitter: Box<dyn Fn() -> f64 + Send + Sync>,
+    settings: Settings,
+}
+
+/// The ports a [`Sender`] talks to.
+pub struct Ports {
+    pub secrets: Arc<dyn hookrelay_shared::secrets::SecretSource>,
+    pub transport: Arc<dyn Transport>,
+    pub outbound: Arc<dyn MessageControl>,
+    pub dlq: Arc<dyn Queue>,
+    pub health: Arc<dyn EndpointHealth>,
+    pub notifier: Arc<dyn Notifier>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Sender {
+    pub fn new(ports: Ports, settings: Settings) -> Self {
+        Self {
+            endpoints: ConfigCache::new(ports.secrets, Arc::clone(&ports.clock), settings.cache),
+            transport: ports.transport,
+            outbound: ports.outbound,
+            dlq: ports.dlq,
+            health: ports.health,
+            notifier: ports.notifier,
+            clock: ports.clock,
+            jitter: Box::new(|| fastrand::f64() * 2.0 - 1.0),
+            settings,
+        }
+    }
+
+    /// Fixes the jitter draw (in [-1, 1]); tests use it for exact schedules.
+    pub fn with_jitter(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        self.jitter = Box::new(jitter);
+        self
+    }
+
+    /// Production wiring from an SDK configuration.
+    pub async fn from_config(
+        config: &aws_config::SdkConfig,
+        dlq_url: String,
+        settings: Settings,
+    ) -> Result<Self, String> {
+        let sqs = aws_sdk_sqs::Client::new(config);
+        let ports = Ports {
+            secrets: Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+                config,
+            ))),
+            transport: Arc::new(ReqwestTransport::new(settings.network.clone())?),
+            outbound: Arc::new(SqsQueue::new(
+                sqs.clone(),
+                settings.source_queue_url.clone(),
+            )),
+            dlq: Arc::new(SqsQueue::new(sqs, dlq_url)),
+            health: Arc::new(NoHealthTracking),
+            notifier: Arc::new(LogNotifier),
+            clock: Arc::new(SystemClock),
+        };
+        Ok(Self::new(ports, settings))
+    }
+
+    /// Handles one batch. Never fails as a whole: every record gets its own verdict.
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let records: Vec<&SqsMessage> = event.records.iter().collect();
+        // Phase 1: parse jobs and load endpoints (cached), concurrently.
+        // Futures are made first and then driven with bounded concurrency: a
+        // closure inside the stream would make the handler's future lose `Send`.
+        let preparing: Vec<_> = records
+            .into_iter()
+            .map(|msg| self.prepare_keyed(msg))
+            .collect();
+        let prepared: Vec<(String, Result<Ready<'_>, Verdict>)> = futures::stream::iter(preparing)
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
+            .await;
+
+        let mut verdicts: Vec<(String, Verdict)> = Vec::new();
+        let mut ready = Vec::new();
+        for (id, p) in prepared {
+            match p {
+                Ok(r) => ready.push(r),
+                Err(v) => verdicts.push((id, v)),
+            }
+        }
+        // Phase 2: deliveries, one HTTP request per unit, bounded concurrency.
+        let units = deliver::units(ready);
+        let delivering: Vec<_> = units
+            .into_iter()
+            .map(|unit| self.deliver_unit(unit))
+            .collect();
+        let delivered: Vec<Vec<(String, Verdict)>> = futures::stream::iter(delivering)
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
+            .await;
+        verdicts.extend(delivered.into_iter().flatten());
+
+        let mut response = SqsBatchResponse::default();
+        for (id, verdict) in verdicts {
+            if let Verdict::Retry(_) = verdict {
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                response.batch_item_failures.push(f);
+            }
+        }
+        response
+    }
+
+    async fn prepare_keyed<'a>(&self, msg: &'a SqsMessage) -> (String, Result<Ready<'a>, Verdict>) {
+        (
+            msg.message_id.clone().unwrap_or_default(),
+            self.prepare(msg).await,
+        )
+    }
+
+    async fn prepare<'a>(&self, msg: &'a SqsMessage) -> Result<Ready<'a>, Verdict> {
+        let (Some(id), Some(receipt)) = (msg.message_id.as_deref(), msg.receipt_handle.as_deref())
+        else {
+            tracing::error!("record without message id or receipt handle");
+            return Err(Verdict::Retry(None));
+        };
+        let attempt = msg
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let rec = Record {
+            msg,
+            id,
+            receipt,
+            body: msg.body.as_deref().unwrap_or(""),
+            attempt,
+        };
+
+        let job: DeliveryJob = match serde_json::from_str(rec.body) {
+            Ok(j) => j,
+            Err(e) => {
+                return Err(self
+                    .dead_letter(
+                        &rec,
+                        "",
+                        DeadReason::InvalidJob,
+                        "-",
+                        &format!("not a delivery job: {e}"),
+                    )
+                    .await);
+            }
+        };
+        if !valid_endpoint_name(&job.endpoint) {
+            let reason = format!("invalid endpoint name {:?}", job.endpoint);
+            return Err(self
+                .dead_letter(
+                    &rec,
+                    &job.endpoint,
+                    DeadReason::UnknownEndpoint,
+                    "-",
+                    &reason,
+                )
+                .await);
+        }
+        let secret = secret_name(&self.settings.secrets_prefix, &job.endpoint);
+        let endpoint = match self.endpoints.get(&secret).await {
+            Ok(Some(e)) => e,
+            Ok(None) => {
+                let reason = format!("no endpoint configuration at {secret}");
+                return Err(self
+                    .dead_letter(
+                        &rec,
+                        &job.endpoint,
+                        DeadReason::UnknownEndpoint,
+                        "-",
+                        &reason,
+                    )
+                    .await);
+            }
+            Err(CacheError::Unavailable(e)) => {
+                tracing::error!(job_id = job.id, endpoint = job.endpoint, error = %e, "endpoint configuration unavailable; will retry");
+                return Err(self.retry(&rec, Some(INFRA_RETRY)).await);
+            }
+            Err(CacheError::Invalid { reason, .. }) => {
+                // Counts as a failed attempt: fixing the configuration within
+                // the schedule lets the job through.
+                tracing::error!(
+                    job_id = job.id,
+                    endpoint = job.endpoint,
+                    attempt = rec.attempt,
+                    reason,
+                    "endpoint configuration invalid"
+                );
+                let schedule = hookrelay_shared::retry::RetrySchedule::default();
+                return Err(match schedule.delay_after(rec.attempt, (self.jitter)()) {
+                    Some(d) => self.retry(&rec, Some(d)).await,
+                    None => {
+                        self.dead_letter(
+                            &rec,
+                            &job.endpoint,
+                            DeadReason::RetriesExhausted,
+                            "config-invalid",
+                            &reason,
+                        )
+                        .await
+                    }
+                });
+            }
+        };
+        let disabled = if !endpoint.config.enabled {
+            Some("disabled in its configuration".to_string())
+        } else {
+            match self.health.disabled(&job.endpoint).await {
+                Ok(d) => d.map(|d| d.reason),
+                Err(e) => {
+                    tracing::error!(
+                        endpoint = job.endpoint,
+                        error = e,
+                        "endpoint state unavailable; will retry"
+                    );
+                    return Err(self.retry(&rec, Some(INFRA_RETRY)).await);
+                }
+            }
+        };
+        if let Some(why) = disabled {
+            return Err(self.park(&rec, &job, &why).await);
+        }
+        Ok(Ready { rec, job, endpoint })
+    }
+
+    async fn deliver_unit(&self, unit: Unit<'_>) -> Vec<(String, Verdict)> {
+        let now = self.clock.now();
+        let results = deliver::attempt(&*self.transport, &unit, now).await;
+        let mut out = Vec::with_capacity(results.len());
+        for (ready, result) in unit.records.iter().zip(results) {
+            let verdict = self.after_attempt(ready, result).await;
+            out.push((ready.rec.id.to_string(), verdict));
+        }
+        out
+    }
+
+    async fn after_attempt(&self, r: &Ready<'_>, result: AttemptResult) -> Verdict {
+        let rules = r
+            .endpoint
+            .config
+            .health
+            .as_ref()
+            .map(|h| h.over(&self.settings.rules))
+            .unwrap_or(self.settings.rules);
+        let endpoint = r.job.endpoint.as_str();
+        match result {
+            AttemptResult::Delivered { status } => {
+                if let Err(e) = self
+                    .health
+                    .record(endpoint, Outcome::Success, &status.to_string(), &rules)
+                    .await
+                {
+                    tracing::warn!(endpoint, error = e, "could not record a success");
+                }
+                Verdict::Delete
+            }
+            AttemptResult::Failed {
+                status,
+                retry_after,
+                gone,
+                error,
+            } => {
+                let outcome = if gone {
+                    Outcome::Gone
+                } else {
+                    Outcome::Failure
+                };
+                let disabled = match self.health.record(endpoint, outcome, &status, &rules).await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::warn!(endpoint, error = e, "could not record a failure");
+                        None
+                    }
+                };
+                if let Some(d) = &disabled {
+                    self.announce(endpoint, d).await;
+                }
+                if gone {
+                    return self
+                        .dead_letter(&r.rec, endpoint, DeadReason::Gone, &status, &error)
+                        .await;
+                }
+                if let Some(d) = disabled {
+                    // This failure disabled the endpoint: keep the job for the replay.
+                    return self.park(&r.rec, &r.job, &d.reason).await;
+                }
+                let scheduled = r
+                    .endpoint
+                    .schedule
+                    .delay_after(r.rec.attempt, (self.jitter)());
+                match scheduled {
+                    Some(delay) => {
+                        let delay = retry_after.map(bounded_retry_after).unwrap_or(delay);
+                        self.retry(&r.rec, Some(delay)).await
+                    }
+                    None => {
+                        self.dead_letter(
+                            &r.rec,
+                            endpoint,
+                            DeadReason::RetriesExhausted,
+                            &status,
+                            &error,
+                        )
+                        .await
+                    }
+                }
+            }
+        }
+    }
+
+    async fn announce(&self, endpoint: &str, d: &Disabled) {
+        tracing::warn!(endpoint, trigger = ?d.trigger, reason = d.reason, "endpoint disabled");
+        if let Err(e) = self.notifier.endpoint_disabled(endpoint, d).await {
+            tracing::error!(endpoint, error = e, "could not send the disable notice");
+        }
+    }
+
+    /// Moves the record's next appearance and reports it as failed.
+    async fn retry(&self, rec: &Record<'_>, after: Option<Duration>) -> Verdict {
+        if let Some(d) = after {
+            let secs = i32::try_from(d.as_secs()).unwrap_or(i32::MAX);
+            if let Err(e) = self.outbound.change_visibility(rec.receipt, secs).await {
+                // The message still comes back, after the queue's own visibility timeout.
+                tracing::warn!(message_id = rec.id, error = %e, "could not change visibility");
+            }
+        }
+        Verdict::Retry(after)
+    }
+
+    /// Keeps a job of a disabled endpoint for replay; falls back to the DLQ.
+    async fn park(&self, rec: &Record<'_>, job: &DeliveryJob, why: &str) -> Verdict {
+        match self
+            .health
+            .park(&job.endpoint, &job.id, rec.body, self.clock.now())
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(
+                    job_id = job.id,
+                    endpoint = job.endpoint,
+                    reason = why,
+                    "job parked: endpoint disabled"
+                );
+                Verdict::Delete
+            }
+            Err(e) => {
+                let error = format!("{why}; not parked: {e}");
+                self.dead_letter(
+                    rec,
+                    &job.endpoint,
+                    DeadReason::EndpointDisabled,
+                    "-",
+                    &error,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Moves the original job body to the DLQ with the reason; the original
+    /// is deleted only once the DLQ accepted the copy.
+    async fn dead_letter(
+        &self,
+        rec: &Record<'_>,
+        endpoint: &str,
+        reason: DeadReason,
+        status: &str,
+        error: &str,
+    ) -> Verdict {
+        let mut msg = OutgoingMessage::new(rec.body.to_string())
+            .attribute(DLQ_REASON, reason.as_str())
+            .attribute(DLQ_LAST_STATUS, status)
+            .attribute(DLQ_ATTEMPTS, rec.attempt.to_string())
+            .attribute(DLQ_ENDPOINT, endpoint)
+            .attribute(DLQ_ERROR, truncate(error, 256))
+            .attribute(DLQ_SOURCE_QUEUE, self.settings.source_queue_url.clone());
+        // Keep the producer's own attributes (event type, ...) where they fit.
+        let own: BTreeMap<&String, &str> = rec
+            .msg
+            .message_attributes
+            .iter()
+            .filter_map(|(k, v)| v.string_value.as_deref().map(|s| (k, s)))
+            .collect();
+        for (k, v) in own
+            .into_iter()
+            .take(10usize.saturating_sub(msg.attributes.len()))
+        {
+            if !k.starts_with("hookrelay-") {
+                msg = msg.attribute(k, v);
+            }
+        }
+        msg.dedup_id = Some(rec.id.to_string());
+        msg.group_id = Some(if endpoint.is_empty() {
+            "unknown".into()
+        } else {
+            endpoint.to_string()
+        });
+        match self.dlq.send(msg).await {
+            Ok(_) => {
+                tracing::warn!(
+                    message_id = rec.id,
+                    endpoint,
+                    reason = reason.as_str(),
+                    status,
+                    attempts = rec.attempt,
+                    error,
+                    "job moved to the dead-letter queue"
+                );
+                Verdict::Delete
+            }
+            Err(e) => {
+                tracing::error!(message_id = rec.id, endpoint, error = %e, "could not move the job to the dead-letter queue; will retry");
+                Verdict::Retry(None)
+            }
+        }
+    }
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}

@@ -1,0 +1,634 @@
+//! Endpoint health and the auto-disable rules, as pure logic over a clock
+//! the caller passes in. The DynamoDB adapter (`health_store`) persists a
+//! [`HealthState`] per endpoint with conditional writes; this module decides.
+//!
+//! Rules (per deployment, overridable per endpoint):
+//! - **consecutive**: every attempt failed for `consecutive_days` (LeafLink:
+//!   5 days of 100% failures). A success resets this window.
+//! - **rate**: at least `rate_threshold` of at least `rate_min_attempts`
+//!   attempts failed within the last `rate_window_hours` (default 95% of 50
+//!   in 24 h). Counted in hourly buckets; successes count as attempts.
+//! - **gone**: a `410 Gone` disables at once.
+//!
+//! Writes are avoided when nothing changes: a success on an endpoint with no
+//! recent failure is not recorded (except to refresh `last_success_at` once
+//! an hour).
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// Disable after every attempt failed for this many days (0 turns the rule off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consecutive_days: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_threshold: Option<f64>,
+    /// 0 turns the rate rule off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_min_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_window_hours: Option<u32>,
+}
+
+impl RulesConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self
+            .consecutive_days
+            .is_some_and(|d| !(0.0..=365.0).contains(&d))
+        {
+            return Err("health.consecutive_days must be between 0 and 365".into());
+        }
+        if self
+            .rate_threshold
+            .is_some_and(|t| !(0.0..=1.0).contains(&t) || t == 0.0)
+        {
+            return Err("health.rate_threshold must be in (0, 1]".into());
+        }
+        if self
+            .rate_window_hours
+            .is_some_and(|h| !(1..=168).contains(&h))
+        {
+            return Err("health.rate_window_hours must be between 1 and 168".into());
+        }
+        Ok(())
+    }
+
+    /// These settings over `base` (the deployment's).
+    pub fn over(&self, base: &Rules) -> Rules {
+        let consecutive = match self.consecutive_days {
+            Some(d) if d <= 0.0 => None,
+            Some(d) => Some(Duration::from_secs_f64(d * 86_400.0)),
+            None => base.consecutive,
+        };
+        let rate = match (self.rate_min_attempts, base.rate) {
+            (Some(0), _) => None,
+            (min, Some(b)) => Some(RateRule {
+                min_attempts: min.unwrap_or(b.min_attempts),
+                threshold: self.rate_threshold.unwrap_or(b.threshold),
+                window_hours: self.rate_window_hours.unwrap_or(b.window_hours),
+            }),
+            (Some(min), None) => Some(RateRule {
+                min_attempts: min,
+                threshold: self.rate_threshold.unwrap_or(0.95),
+                window_hours: self.rate_window_hours.unwrap_or(24),
+            }),
+            (None, None) => None,
+        };
+        Rules { consecutive, rate }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateRule {
+    pub min_attempts: u32,
+    pub threshold: f64,
+    pub window_hours: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rules {
+    pub consecutive: Option<Duration>,
+    pub rate: Option<RateRule>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            consecutive: Some(Duration::from_secs(5 * 86_400)),
+            rate: Some(RateRule {
+                min_attempts: 50,
+                threshold: 0.95,
+                window_hours: 24,
+            }),
+        }
+    }
+}
+
+impl Rules {
+    /// Deployment rules from `HOOKRELAY_DISABLE_AFTER_DAYS`,
+    /// `HOOKRELAY_DISABLE_RATE`, `HOOKRELAY_DISABLE_MIN_ATTEMPTS`,
+    /// `HOOKRELAY_DISABLE_WINDOW_HOURS` (unset: the defaults).
+    pub fn from_env() -> Result<Self, String> {
+        fn var<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
+            match std::env::var(name) {
+                Ok(v) if !v.is_empty() => v
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| format!("{name}={v:?} is not a number")),
+                _ => Ok(None),
+            }
+        }
+        let cfg = RulesConfig {
+            consecutive_days: var("HOOKRELAY_DISABLE_AFTER_DAYS")?,
+            rate_threshold: var("HOOKRELAY_DISABLE_RATE")?,
+            rate_min_attempts: var("HOOKRELAY_DISABLE_MIN_ATTEMPTS")?,
+            rate_window_hours: var("HOOKRELAY_DISABLE_WINDOW_HOURS")?,
+        };
+        cfg.validate()?;
+        Ok(cfg.over(&Rules::default()))
+    }
+}
+
+/// Why an endpoint is disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trigger {
+    ConsecutiveFailures,
+    FailureRate,
+    Gone,
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disabled {
+    pub trigger: Trigger,
+    pub reason: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+/// Attempts and failures in one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Unix time / 3600.
+    pub hour: i64,
+    pub attempts: u32,
+    pub failures: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HealthState {
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_success_at: Option<OffsetDateTime>,
+    /// First failure since the last success.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub first_failure_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_failure_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub last_status: Option<String>,
+    #[serde(default)]
+    pub buckets: Vec<Bucket>,
+    #[serde(default)]
+    pub disabled: Option<Disabled>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failure,
+    /// 410 Gone: the endpoint says it will never accept again.
+    Gone,
+}
+
+/// What recording an outcome did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing worth a write.
+    None,
+    /// State changed; write it.
+    Updated,
+    /// State changed and the endpoint is now disabled; write it and notify.
+    Disabled(Disabled),
+}
+
+const HOUR: i64 = 3600;
+const LAST_SUCCESS_REFRESH: Duration = Duration::from_secs(3600);
+
+impl HealthState {
+    pub fn is_disabled(&self) -> bool {
+        self.disabled.is_some()
+    }
+
+    /// Attempts and failures within the rate window ending at `now`.
+    pub fn window(&self, now: OffsetDateTime, hours: u32) -> (u32, u32) {
+        let current = now.unix_timestamp().div_euclid(HOUR);
+        let oldest = current - i64::from(hours) + 1;
+        self.buckets
+            .iter()
+            .filter(|b| b.hour >= oldest && b.hour <= current)
+            .fold((0, 0), |(a, f), b| (a + b.attempts, f + b.failures))
+    }
+
+    fn prune(&mut self, now: OffsetDateTime, keep_hours: u32) {
+        let oldest = now.unix_timestamp().div_euclid(HOUR) - i64::from(keep_hours) + 1;
+        self.buckets.retain(|b| b.hour >= oldest);
+    }
+
+    fn count(&mut self, now: OffsetDateTime, failed: bool) {
+        let hour = now.unix_timestamp().div_euclid(HOUR);
+        if self.buckets.last().is_none_or(|b| b.hour != hour) {
+            self.buckets.push(Bucket {
+                hour,
+                attempts: 0,
+                failures: 0,
+            });
+        }
+        if let Some(b) = self.buckets.last_mut() {
+            b.attempts += 1;
+            b.failures += u32::from(failed);
+        }
+    }
+
+    /// Records one attempt's outcome and applies the rules.
+    pub fn record(
+        &mut self,
+        outcome: Outcome,
+        status: &str,
+        now: OffsetDateTime,
+        rules: &Rules,
+    ) -> Change {
+        if self.is_disabled() {
+            // A delivery that was already in flight when the endpoint was
+            // disabled: nothing to decide any more.
+            return Change::None;
+        }
+        let window_hours = rules.rate.map(|r| r.window_hours).unwrap_or(24);
+        let had_failures = self.window(now, window_hours).1 > 0;
+        match outcome {
+            Outcome::Success => {
+                let stale_success = self
+                    .last_success_at
+                    .is_none_or(|t| now - t >= LAST_SUCCESS_REFRESH);
+                if !had_failures && self.first_failure_at.is_none() && !stale_success {
+                    return Change::None;
+                }
+                self.prune(now, window_hours);
+                if had_failures {
+                    // While failures are in the window, successes count for the rate.
+                    self.count(now, false);
+                }
+                self.first_failure_at = None;
+                self.last_success_at = Some(now);
+                self.last_status = Some(status.to_string());
+                Change::Updated
+            }
+            Outcome::Failure | Outcome::Gone => {
+                self.prune(now, window_hours);
+                self.count(now, true);
+                self.first_failure_at.get_or_insert(now);
+                self.last_failure_at = Some(now);
+                self.last_status = Some(status.to_string());
+                let disabled = self.check(outcome, now, rules);
+                match disabled {
+                    Some(d) => {
+                        self.disabled = Some(d.clone());
+                        Change::Disabled(d)
+                    }
+                    None => Change::Updated,
+                }
+            }
+        }
+    }
+
+    fn check(&self, outcome: Outcome, now: OffsetDateTime, rules: &Rules) -> Option<Disabled> {
+        if outcome == Outcome::Gone {
+            return Some(Disabled {
+                trigger: Trigger::Gone,
+                reason: "the endpoint answered 410 Gone".into(),
+                at: now,
+            });
+        }
+        if let (Some(limit), Some(first)) = (rules.consecutive, self.first_failure_at) {
+            if now - first >= limit {
+                let days = limit.as_secs_f64() / 86_400.0;
+                return Some(Disabled {
+                    trigger: Trigger::ConsecutiveFailures,
+                    reason: format!("every attempt failed for {days} days (since {first})"),
+                    at: now,
+                });
+            }
+        }
+        if let Some(rate) = rules.rate {
+            let (attempts, failures) = self.window(now, rate.window_hours);
+            if attempts >= rate.min_attempts
+                && f64::from(failures) >= rate.threshold * f64::from(attempts)
+            {
+                return Some(Disabled {
+                    trigger: Trigger::FailureRate,
+                    reason: format!(
+                        "{failures} of {attempts} attempts failed in the last {} hours (threshold {}%)",
+                        rate.window_hours,
+                        rate.threshold * 100.0
+                    ),
+                    at: now,
+                });
+            }
+        }
+        None
+    }
+
+    /// Manual disable: the same state as an automatic one.
+    pub fn disable(&mut self, reason: &str, now: OffsetDateTime) -> bool {
+        if self.is_disabled() {
+            return false;
+        }
+        self.disabled = Some(Disabled {
+            trigger: Trigger::Manual,
+            reason: reason.to_string(),
+            at: now,
+        });
+        true
+    }
+
+    /// Re-enable with a clean slate, so old failures cannot disable it again at once.
+    pub fn enable(&mut self) -> bool {
+        let was = self.disabled.take().is_some();
+        self.first_failure_at = None;
+        self.buckets.clear();
+        was
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    fn at(s: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000 + s).unwrap()
+    }
+
+    fn rules_consecutive_only() -> Rules {
+        Rules {
+            rate: None,
+            ..Rules::default()
+        }
+    }
+
+    #[test]
+    fn consecutive_rule_fires_at_five_days_and_not_before() {
+        let r = rules_consecutive_only();
+        let mut s = HealthState::default();
+        assert_eq!(
+            s.record(Outcome::Failure, "500", at(0), &r),
+            Change::Updated
+        );
+        assert_eq!(
+            s.record(Outcome::Failure, "500", at(5 * DAY - 1), &r),
+            Change::Updated
+        );
+        match s.record(Outcome::Failure, "500", at(5 * DAY), &r) {
+            Change::Disabled(d) => assert_eq!(d.trigger, Trigger::ConsecutiveFailures),
+            other => panic!("{other:?}"),
+        }
+        assert!(s.is_disabled());
+        assert_eq!(
+            s.record(Outcome::Failure, "500", at(6 * DAY), &r),
+            Change::None
+        );
+    }
+
+    #[test]
+    fn a_success_resets_the_consecutive_window() {
+        let r = rules_consecutive_only();
+        let mut s = HealthState::default();
+        s.record(Outcome::Failure, "500", at(0), &r);
+        assert_eq!(
+            s.record(Outcome::Success, "200", at(4 * DAY), &r),
+            Change::Updated
+        );
+        s.record(Outcome::Failure, "500", at(4 * DAY + 1), &r);
+        assert_eq!(
+            s.record(Outcome::Failure, "500", at(9 * DAY), &r),
+            Change::Updated,
+            "4 days 23:59:59 of failures"
+        );
+        assert!(matches!(
+            s.record(Outcome::Failure, "500", at(9 * DAY + 1), &r),
+            Change::Disabled(_)
+        ));
+    }
+
+    #[test]
+    fn rate_rule_fires_at_its_threshold_and_not_before() {
+        let r = Rules {
+            consecutive: None,
+            ..Rules::default()
+        };
+        let mut s = HealthState::default();
+        // One early failure puts the endpoint in the window, then 3 successes count.
+        s.record(Outcome::Failure, "500", at(0), &r);
+        for i in 0..3 {
+            assert_eq!(
+                s.record(Outcome::Success, "200", at(1 + i), &r),
+                Change::Updated
+            );
+        }
+        // 4 attempts so far (1 failed). 56 more failures: 57 of 60 = 95%.
+        for i in 0..55 {
+            assert_eq!(
+                s.record(Outcome::Failure, "500", at(10 + i), &r),
+                Change::Updated,
+                "failure {i}"
+            );
+        }
+        assert_eq!(s.window(at(100), 24), (59, 56));
+        match s.record(Outcome::Failure, "500", at(100), &r) {
+            Change::Disabled(d) => {
+                assert_eq!(d.trigger, Trigger::FailureRate);
+                assert!(d.reason.contains("57 of 60"), "{}", d.reason);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn rate_rule_needs_the_minimum_number_of_attempts() {
+        let r = Rules {
+            consecutive: None,
+            ..Rules::default()
+        };
+        let mut s = HealthState::default();
+        for i in 0..49 {
+            assert_eq!(
+                s.record(Outcome::Failure, "500", at(i), &r),
+                Change::Updated
+            );
+        }
+        assert!(
+            matches!(
+                s.record(Outcome::Failure, "500", at(49), &r),
+                Change::Disabled(_)
+            ),
+            "50th failure"
+        );
+    }
+
+    #[test]
+    fn the_rate_window_slides() {
+        let r = Rules {
+            consecutive: None,
+            ..Rules::default()
+        };
+        let mut s = HealthState::default();
+        for i in 0..49 {
+            s.record(Outcome::Failure, "500", at(i), &r);
+        }
+        // A day later the old failures are outside the window.
+        assert_eq!(
+            s.record(Outcome::Failure, "500", at(DAY + 3600), &r),
+            Change::Updated
+        );
+        assert_eq!(s.window(at(DAY + 3600), 24), (1, 1));
+    }
+
+    #[test]
+    fn gone_disables_at_once() {
+        let mut s = HealthState::default();
+        assert!(matches!(
+            s.record(Outcome::Gone, "410", at(0), &Rules::default()),
+            Change::Disabled(Disabled {
+                trigger: Trigger::Gone,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn healthy_successes_are_not_written_but_refresh_hourly() {
+        let r = Rules::default();
+        let mut s = HealthState::default();
+        assert_eq!(
+            s.record(Outcome::Success, "200", at(0), &r),
+            Change::Updated,
+            "first success is recorded"
+        );
+        assert_eq!(s.record(Outcome::Success, "200", at(60), &r), Change::None);
+        assert_eq!(
+            s.record(Outcome::Success, "204", at(3599), &r),
+            Change::None
+        );
+        assert_eq!(
+            s.record(Outcome::Success, "200", at(3600), &r),
+            Change::Updated
+        );
+        assert!(s.buckets.is_empty(), "healthy successes are not counted");
+    }
+
+    #[test]
+    fn manual_disable_and_enable() {
+        let mut s = HealthState::default();
+        s.record(Outcome::Failure, "500", at(0), &Rules::default());
+        assert!(s.disable("maintenance", at(1)));
+        assert!(!s.disable("again", at(2)));
+        assert_eq!(s.disabled.as_ref().unwrap().trigger, Trigger::Manual);
+        assert!(s.enable());
+        assert!(!s.is_disabled());
+        assert!(s.first_failure_at.is_none() && s.buckets.is_empty());
+    }
+
+    #[test]
+    fn per_endpoint_overrides() {
+        let base = Rules::default();
+        let c = RulesConfig {
+            consecutive_days: Some(0.0),
+            rate_min_attempts: Some(10),
+            ..Default::default()
+        };
+        let r = c.over(&base);
+        assert_eq!(r.consecutive, None);
+        assert_eq!(r.rate.unwrap().min_attempts, 10);
+        assert_eq!(r.rate.unwrap().threshold, 0.95);
+        let off = RulesConfig {
+            rate_min_attempts: Some(0),
+            ..Default::default()
+        }
+        .over(&base);
+        assert!(off.rate.is_none());
+        assert!(
+            RulesConfig {
+                rate_threshold: Some(1.5),
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn state_round_trips_as_json() {
+        let mut s = HealthState::default();
+        s.record(Outcome::Failure, "500", at(0), &Rules::default());
+        s.disable("x", at(1));
+        let text = serde_json::to_string(&s).unwrap();
+        assert_eq!(serde_json::from_str::<HealthState>(&text).unwrap(), s);
+    }
+}
+
+/// The endpoint-state port the sender talks to: whether an endpoint is
+/// disabled, recording attempts, and parking jobs while it is disabled.
+/// `health_store::DynamoHealth` implements it; [`NoHealthTracking`] is for
+/// deployments without the state table.
+#[async_trait::async_trait]
+pub trait EndpointHealth: Send + Sync {
+    /// The endpoint's current disable, if any (may be cached briefly).
+    async fn disabled(&self, endpoint: &str) -> Result<Option<Disabled>, String>;
+    /// Records an attempt; returns the disable it caused, if it caused one
+    /// (exactly one caller sees each disable).
+    async fn record(
+        &self,
+        endpoint: &str,
+        outcome: Outcome,
+        status: &str,
+        rules: &Rules,
+    ) -> Result<Option<Disabled>, String>;
+    /// Keeps a job for replay when the endpoint is enabled again.
+    async fn park(
+        &self,
+        endpoint: &str,
+        job_id: &str,
+        body: &str,
+        arrived_at: OffsetDateTime,
+    ) -> Result<(), String>;
+}
+
+/// No state table: endpoints are never disabled automatically.
+pub struct NoHealthTracking;
+
+#[async_trait::async_trait]
+impl EndpointHealth for NoHealthTracking {
+    async fn disabled(&self, _: &str) -> Result<Option<Disabled>, String> {
+        Ok(None)
+    }
+    async fn record(
+        &self,
+        _: &str,
+        _: Outcome,
+        _: &str,
+        _: &Rules,
+    ) -> Result<Option<Disabled>, String> {
+        Ok(None)
+    }
+    async fn park(
+        &self,
+        endpoint: &str,
+        _: &str,
+        _: &str,
+        _: OffsetDateTime,
+    ) -> Result<(), String> {
+        Err(format!(
+            "endpoint {endpoint} is disabled and no state table is configured to park its jobs"
+        ))
+    }
+}
+
+/// Who hears about a disabled endpoint (SNS in AWS).
+#[async_trait::async_trait]
+pub trait Notifier: Send + Sync {
+    async fn endpoint_disabled(&self, endpoint: &str, disabled: &Disabled) -> Result<(), String>;
+}
+
+/// Logs only.
+pub struct LogNotifier;
+
+#[async_trait::async_trait]
+impl Notifier for LogNotifier {
+    async fn endpoint_disabled(&self, _: &str, _: &Disabled) -> Result<(), String> {
+        Ok(())
+    }
+}

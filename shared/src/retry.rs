@@ -1,0 +1,223 @@
+//! Retry schedules, as data.
+//!
+//! A schedule is the list of waits between attempts: attempt 1 happens at
+//! once, attempt n+1 after `delays[n-1]`, and there are `delays.len() + 1`
+//! attempts in all. The wait is applied by moving the SQS message's
+//! visibility timeout, so a retry costs nothing while it waits.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::time::Duration;
+
+/// SQS refuses a visibility timeout above 12 hours counted from the receive
+/// that returned the receipt handle; a minute of headroom covers the time
+/// spent delivering before the change is requested.
+pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600 - 60);
+
+/// Bounds for a `Retry-After` an endpoint asks for.
+pub const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrySchedule {
+    pub delays: Vec<Duration>,
+    /// Relative spread: 0.2 means each wait is drawn from ±20% around its value.
+    pub jitter: f64,
+}
+
+impl Default for RetrySchedule {
+    /// Immediately, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (8 attempts
+    /// over about 27.5 hours), ±20%.
+    fn default() -> Self {
+        let h = 3600;
+        Self {
+            delays: [5, 5 * 60, 30 * 60, 2 * h, 5 * h, 10 * h, 10 * h]
+                .map(Duration::from_secs)
+                .to_vec(),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl RetrySchedule {
+    pub fn max_attempts(&self) -> u32 {
+        self.delays.len() as u32 + 1
+    }
+
+    /// How long to wait after failed attempt number `attempt` (1-based), or
+    /// `None` when that was the last one. `unit` is a random number in
+    /// [-1, 1] that picks the jitter (tests pass fixed values).
+    pub fn delay_after(&self, attempt: u32, unit: f64) -> Option<Duration> {
+        let base = *self
+            .delays
+            .get(usize::try_from(attempt).ok()?.checked_sub(1)?)?;
+        let factor = 1.0 + self.jitter * unit.clamp(-1.0, 1.0);
+        Some(base.mul_f64(factor.max(0.0)).min(MAX_VISIBILITY))
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.jitter) {
+            return Err("retry.jitter must be between 0 and 1".into());
+        }
+        if self.delays.len() > 100 {
+            return Err("retry.delays has more than 100 entries".into());
+        }
+        if let Some(d) = self.delays.iter().find(|d| **d > MAX_VISIBILITY) {
+            return Err(format!(
+                "retry delay {d:?} is above SQS's 12-hour visibility limit"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A wait an endpoint asked for with `Retry-After` (on 429 and 503),
+/// bounded to what a visibility timeout can express.
+pub fn bounded_retry_after(asked: Duration) -> Duration {
+    asked.clamp(MIN_RETRY_AFTER, MAX_VISIBILITY)
+}
+
+/// Parses `Retry-After`: delay-seconds or an HTTP date.
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Configuration form: `{"delays": ["10s", "100s"], "jitter": 0}`. Delays
+/// are humantime strings ("5s", "5m", "2h") or numbers of seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    #[serde(serialize_with = "ser_delays", deserialize_with = "de_delays")]
+    pub delays: Vec<Duration>,
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+}
+
+fn default_jitter() -> f64 {
+    0.2
+}
+
+impl From<&RetryConfig> for RetrySchedule {
+    fn from(c: &RetryConfig) -> Self {
+        Self {
+            delays: c.delays.clone(),
+            jitter: c.jitter,
+        }
+    }
+}
+
+fn ser_delays<S: Serializer>(delays: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(
+        delays
+            .iter()
+            .map(|d| humantime::format_duration(*d).to_string()),
+    )
+}
+
+fn de_delays<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum One {
+        Secs(u64),
+        Text(String),
+    }
+    Vec::<One>::deserialize(d)?
+        .into_iter()
+        .map(|o| match o {
+            One::Secs(s) => Ok(Duration::from_secs(s)),
+            One::Text(t) => humantime::parse_duration(&t)
+                .map_err(|e| serde::de::Error::custom(format!("delay {t:?}: {e}"))),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_schedule_is_eight_attempts() {
+        let s = RetrySchedule::default();
+        assert_eq!(s.max_attempts(), 8);
+        assert_eq!(s.delay_after(1, 0.0), Some(Duration::from_secs(5)));
+        assert_eq!(s.delay_after(2, 0.0), Some(Duration::from_secs(300)));
+        assert_eq!(s.delay_after(7, 0.0), Some(Duration::from_secs(36_000)));
+        assert_eq!(s.delay_after(8, 0.0), None);
+        assert_eq!(s.delay_after(0, 0.0), None);
+    }
+
+    #[test]
+    fn jitter_stays_within_twenty_percent_and_under_the_sqs_cap() {
+        let s = RetrySchedule::default();
+        assert_eq!(s.delay_after(1, 1.0), Some(Duration::from_secs(6)));
+        assert_eq!(s.delay_after(1, -1.0), Some(Duration::from_secs(4)));
+        // 10 h + 20% would be 12 h: capped below SQS's limit.
+        assert_eq!(s.delay_after(7, 1.0), Some(MAX_VISIBILITY));
+    }
+
+    #[test]
+    fn smarter_launch_schedule_is_expressible() {
+        let c: RetryConfig =
+            serde_json::from_str(r#"{"delays": ["10s", 100], "jitter": 0}"#).unwrap();
+        let s = RetrySchedule::from(&c);
+        assert_eq!(s.max_attempts(), 3);
+        assert_eq!(s.delay_after(1, 1.0), Some(Duration::from_secs(10)));
+        assert_eq!(s.delay_after(2, -1.0), Some(Duration::from_secs(100)));
+        assert_eq!(s.delay_after(3, 0.0), None);
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"delays":["10s","1m 40s"],"jitter":0.0}"#
+        );
+    }
+
+    #[test]
+    fn invalid_schedules_are_refused() {
+        assert!(
+            RetrySchedule {
+                delays: vec![Duration::from_secs(50_000)],
+                jitter: 0.0
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            RetrySchedule {
+                delays: vec![],
+                jitter: 1.5
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(serde_json::from_str::<RetryConfig>(r#"{"delays": ["soon"]}"#).is_err());
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_dates_and_is_bounded() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(0))
+        );
+        let later = "Sun, 06 Nov 1994 08:51:37 GMT";
+        assert_eq!(
+            parse_retry_after(
+                later,
+                std::time::UNIX_EPOCH + Duration::from_secs(784_111_777 - 0)
+            ),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(bounded_retry_after(Duration::ZERO), MIN_RETRY_AFTER);
+        assert_eq!(
+            bounded_retry_after(Duration::from_secs(86_400)),
+            MAX_VISIBILITY
+        );
+    }
+}
