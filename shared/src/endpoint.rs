@@ -232,10 +232,10 @@ impl Endpoint {
         {
             return Err("batch: leanbe wraps each payload in its own body and cannot batch".into());
         }
-        if let Some(b) = &config.batch {
-            if !(1..=10).contains(&b.max_items) {
-                return Err("batch.max_items must be between 1 and 10 (an SQS batch)".into());
-            }
+        if let Some(b) = &config.batch
+            && !(1..=10).contains(&b.max_items)
+        {
+            return Err("batch.max_items must be between 1 and 10 (an SQS batch)".into());
         }
         let reserved: Vec<String> = scheme
             .as_ref()

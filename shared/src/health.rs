@@ -292,15 +292,15 @@ impl HealthState {
                 at: now,
             });
         }
-        if let (Some(limit), Some(first)) = (rules.consecutive, self.first_failure_at) {
-            if now - first >= limit {
-                let days = limit.as_secs_f64() / 86_400.0;
-                return Some(Disabled {
-                    trigger: Trigger::ConsecutiveFailures,
-                    reason: format!("every attempt failed for {days} days (since {first})"),
-                    at: now,
-                });
-            }
+        if let (Some(limit), Some(first)) = (rules.consecutive, self.first_failure_at)
+            && now - first >= limit
+        {
+            let days = limit.as_secs_f64() / 86_400.0;
+            return Some(Disabled {
+                trigger: Trigger::ConsecutiveFailures,
+                reason: format!("every attempt failed for {days} days (since {first})"),
+                at: now,
+            });
         }
         if let Some(rate) = rules.rate {
             let (attempts, failures) = self.window(now, rate.window_hours);
@@ -340,6 +340,79 @@ impl HealthState {
         self.first_failure_at = None;
         self.buckets.clear();
         was
+    }
+}
+
+/// The endpoint-state port the sender talks to: whether an endpoint is
+/// disabled, recording attempts, and parking jobs while it is disabled.
+/// `health_store::DynamoHealth` implements it; [`NoHealthTracking`] is for
+/// deployments without the state table.
+#[async_trait::async_trait]
+pub trait EndpointHealth: Send + Sync {
+    /// The endpoint's current disable, if any (may be cached briefly).
+    async fn disabled(&self, endpoint: &str) -> Result<Option<Disabled>, String>;
+    /// Records an attempt; returns the disable it caused, if it caused one
+    /// (exactly one caller sees each disable).
+    async fn record(
+        &self,
+        endpoint: &str,
+        outcome: Outcome,
+        status: &str,
+        rules: &Rules,
+    ) -> Result<Option<Disabled>, String>;
+    /// Keeps a job for replay when the endpoint is enabled again.
+    async fn park(
+        &self,
+        endpoint: &str,
+        job_id: &str,
+        body: &str,
+        arrived_at: OffsetDateTime,
+    ) -> Result<(), String>;
+}
+
+/// No state table: endpoints are never disabled automatically.
+pub struct NoHealthTracking;
+
+#[async_trait::async_trait]
+impl EndpointHealth for NoHealthTracking {
+    async fn disabled(&self, _: &str) -> Result<Option<Disabled>, String> {
+        Ok(None)
+    }
+    async fn record(
+        &self,
+        _: &str,
+        _: Outcome,
+        _: &str,
+        _: &Rules,
+    ) -> Result<Option<Disabled>, String> {
+        Ok(None)
+    }
+    async fn park(
+        &self,
+        endpoint: &str,
+        _: &str,
+        _: &str,
+        _: OffsetDateTime,
+    ) -> Result<(), String> {
+        Err(format!(
+            "endpoint {endpoint} is disabled and no state table is configured to park its jobs"
+        ))
+    }
+}
+
+/// Who hears about a disabled endpoint (SNS in AWS).
+#[async_trait::async_trait]
+pub trait Notifier: Send + Sync {
+    async fn endpoint_disabled(&self, endpoint: &str, disabled: &Disabled) -> Result<(), String>;
+}
+
+/// Logs only.
+pub struct LogNotifier;
+
+#[async_trait::async_trait]
+impl Notifier for LogNotifier {
+    async fn endpoint_disabled(&self, _: &str, _: &Disabled) -> Result<(), String> {
+        Ok(())
     }
 }
 
@@ -557,78 +630,5 @@ mod tests {
         s.disable("x", at(1));
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<HealthState>(&text).unwrap(), s);
-    }
-}
-
-/// The endpoint-state port the sender talks to: whether an endpoint is
-/// disabled, recording attempts, and parking jobs while it is disabled.
-/// `health_store::DynamoHealth` implements it; [`NoHealthTracking`] is for
-/// deployments without the state table.
-#[async_trait::async_trait]
-pub trait EndpointHealth: Send + Sync {
-    /// The endpoint's current disable, if any (may be cached briefly).
-    async fn disabled(&self, endpoint: &str) -> Result<Option<Disabled>, String>;
-    /// Records an attempt; returns the disable it caused, if it caused one
-    /// (exactly one caller sees each disable).
-    async fn record(
-        &self,
-        endpoint: &str,
-        outcome: Outcome,
-        status: &str,
-        rules: &Rules,
-    ) -> Result<Option<Disabled>, String>;
-    /// Keeps a job for replay when the endpoint is enabled again.
-    async fn park(
-        &self,
-        endpoint: &str,
-        job_id: &str,
-        body: &str,
-        arrived_at: OffsetDateTime,
-    ) -> Result<(), String>;
-}
-
-/// No state table: endpoints are never disabled automatically.
-pub struct NoHealthTracking;
-
-#[async_trait::async_trait]
-impl EndpointHealth for NoHealthTracking {
-    async fn disabled(&self, _: &str) -> Result<Option<Disabled>, String> {
-        Ok(None)
-    }
-    async fn record(
-        &self,
-        _: &str,
-        _: Outcome,
-        _: &str,
-        _: &Rules,
-    ) -> Result<Option<Disabled>, String> {
-        Ok(None)
-    }
-    async fn park(
-        &self,
-        endpoint: &str,
-        _: &str,
-        _: &str,
-        _: OffsetDateTime,
-    ) -> Result<(), String> {
-        Err(format!(
-            "endpoint {endpoint} is disabled and no state table is configured to park its jobs"
-        ))
-    }
-}
-
-/// Who hears about a disabled endpoint (SNS in AWS).
-#[async_trait::async_trait]
-pub trait Notifier: Send + Sync {
-    async fn endpoint_disabled(&self, endpoint: &str, disabled: &Disabled) -> Result<(), String>;
-}
-
-/// Logs only.
-pub struct LogNotifier;
-
-#[async_trait::async_trait]
-impl Notifier for LogNotifier {
-    async fn endpoint_disabled(&self, _: &str, _: &Disabled) -> Result<(), String> {
-        Ok(())
     }
 }

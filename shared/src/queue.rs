@@ -234,22 +234,22 @@ impl Queue for SqsQueue {
         let mut results: Vec<Result<String, QueueError>> =
             vec![Err(QueueError::Unavailable("no result for this entry".into())); msgs.len()];
         for ok in out.successful {
-            if let Ok(i) = ok.id.parse::<usize>() {
-                if let Some(slot) = results.get_mut(i) {
-                    *slot = Ok(ok.message_id);
-                }
+            if let Ok(i) = ok.id.parse::<usize>()
+                && let Some(slot) = results.get_mut(i)
+            {
+                *slot = Ok(ok.message_id);
             }
         }
         for failed in out.failed {
-            if let Ok(i) = failed.id.parse::<usize>() {
-                if let Some(slot) = results.get_mut(i) {
-                    let text = format!("{}: {}", failed.code, failed.message.unwrap_or_default());
-                    *slot = Err(if failed.sender_fault && is_rejection(Some(&failed.code)) {
-                        QueueError::Rejected(text)
-                    } else {
-                        QueueError::Unavailable(text)
-                    });
-                }
+            if let Ok(i) = failed.id.parse::<usize>()
+                && let Some(slot) = results.get_mut(i)
+            {
+                let text = format!("{}: {}", failed.code, failed.message.unwrap_or_default());
+                *slot = Err(if failed.sender_fault && is_rejection(Some(&failed.code)) {
+                    QueueError::Rejected(text)
+                } else {
+                    QueueError::Unavailable(text)
+                });
             }
         }
         Ok(results)

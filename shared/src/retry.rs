@@ -209,7 +209,7 @@ mod tests {
         assert_eq!(
             parse_retry_after(
                 later,
-                std::time::UNIX_EPOCH + Duration::from_secs(784_111_777 - 0)
+                std::time::UNIX_EPOCH + Duration::from_secs(784_111_777)
             ),
             Some(Duration::from_secs(120))
         );

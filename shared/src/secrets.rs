@@ -257,14 +257,14 @@ impl<T: FromSecret> ConfigCache<T> {
             Ok(None) => Value::NotFound,
             Err(e) => {
                 let mut entry = lock(&slot.entry);
-                if let Some(stale) = entry.as_mut() {
-                    if let Value::Found(v) = &stale.value {
-                        // Keep serving the last good value; try again shortly.
-                        tracing::warn!(secret = name, error = %e, "secrets store unavailable; serving the cached value");
-                        let v = Arc::clone(v);
-                        stale.fresh_until = now + self.settings.retry_after_failure;
-                        return Ok(Some(v));
-                    }
+                if let Some(stale) = entry.as_mut()
+                    && let Value::Found(v) = &stale.value
+                {
+                    // Keep serving the last good value; try again shortly.
+                    tracing::warn!(secret = name, error = %e, "secrets store unavailable; serving the cached value");
+                    let v = Arc::clone(v);
+                    stale.fresh_until = now + self.settings.retry_after_failure;
+                    return Ok(Some(v));
                 }
                 return Err(e.into());
             }

@@ -29,10 +29,10 @@ pub fn endpoint() -> &'static str {
 }
 
 fn start() -> Server {
-    if let Ok(url) = std::env::var("HOOKRELAY_TEST_AWS_ENDPOINT") {
-        if !url.is_empty() {
-            return Server { url, _child: None };
-        }
+    if let Ok(url) = std::env::var("HOOKRELAY_TEST_AWS_ENDPOINT")
+        && !url.is_empty()
+    {
+        return Server { url, _child: None };
     }
     let port = free_port();
     let venv = crate::repo_root().join(".venv/bin/moto_server");

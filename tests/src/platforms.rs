@@ -123,3 +123,96 @@ pub fn verify(script: &PathBuf, ext: &str, sent: &Sent, env: &[(&str, &str)]) ->
         ),
     }
 }
+
+/// The five platforms whose docs are the seeds of hookrelay's schemes.
+pub const PLATFORMS: &[&str] = &[
+    "leaflink",
+    "leaftrade",
+    "leaddone",
+    "smarterlaunch",
+    "leanbe",
+];
+
+/// The client id the LeadDone fixtures use by default (the doc's placeholder).
+pub const LEADDONE_CLIENT: &str = "your-client-id";
+
+/// hookrelay's signature configuration for a platform, as a receiver source
+/// (verify) would have it.
+pub fn verify_config(platform: &str, key: &str) -> String {
+    match platform {
+        "leaddone" => {
+            format!(r#"{{"scheme":"leaddone","clients":{{"{LEADDONE_CLIENT}":["{key}"]}}}}"#)
+        }
+        p => format!(r#"{{"scheme":"{p}","keys":["{key}"]}}"#),
+    }
+}
+
+/// hookrelay's signature configuration for a platform, as an endpoint
+/// (sign) would have it.
+pub fn sign_config(platform: &str, key: &str) -> String {
+    match platform {
+        "leaddone" => {
+            format!(r#"{{"scheme":"leaddone","client_id":"{LEADDONE_CLIENT}","keys":["{key}"]}}"#)
+        }
+        p => format!(r#"{{"scheme":"{p}","keys":["{key}"]}}"#),
+    }
+}
+
+/// Every sample input of a platform (`input*.json`, `input*.txt`).
+pub fn inputs(platform: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir(platform))
+        .expect("fixtures dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("input"))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Signer variants worth running: Leanbe also pretty-printed, so the
+/// receiver's re-serialization path is exercised.
+pub fn sign_variants(platform: &str) -> Vec<Vec<(&'static str, &'static str)>> {
+    if platform == "leanbe" {
+        vec![vec![], vec![("FIXTURE_PRETTY", "1")]]
+    } else {
+        vec![vec![]]
+    }
+}
+
+/// Environment for a platform's verifier. Smarter Launch's doc verifiers
+/// hash a re-serialization of the parsed body; Python's `json.dumps` puts
+/// spaces where `JSON.stringify` does not, so the doc's Python check can
+/// never accept a body Smarter Launch (JavaScript) sent: that verifier runs
+/// in `raw` mode, the doc's same call over the raw body received.
+pub fn verify_env(platform: &str, lang: &str) -> Vec<(&'static str, &'static str)> {
+    match (platform, lang) {
+        ("smarterlaunch", "py") => vec![("FIXTURE_VERIFY", "raw")],
+        _ => vec![],
+    }
+}
+
+/// The same body with one byte changed, keeping it valid JSON: the case of
+/// the first letter of the first string value is flipped (falling back to
+/// the first letter after the first `:` for bodies without one).
+pub fn flip_one_byte(body: &str) -> String {
+    let mut bytes = body.as_bytes().to_vec();
+    let string_value = (1..bytes.len()).find(|&i| {
+        bytes[i - 1] == b'"'
+            && bytes[i].is_ascii_alphabetic()
+            && bytes[..i - 1]
+                .iter()
+                .rev()
+                .find(|b| !b.is_ascii_whitespace())
+                == Some(&b':')
+    });
+    let start = body.find(':').unwrap_or(0);
+    let pos = string_value
+        .or_else(|| (start..bytes.len()).find(|&i| bytes[i].is_ascii_alphabetic()))
+        .expect("a letter to flip");
+    bytes[pos] ^= 0x20;
+    String::from_utf8(bytes).expect("still UTF-8")
+}

@@ -141,13 +141,12 @@ pub(crate) async fn attempt(
     let mut headers: Vec<(String, String)> =
         vec![("Content-Type".into(), "application/json".into())];
     let signature_headers = signed.map(|s| s.headers).unwrap_or_default();
-    if let Some(h) = &endpoint.config.idempotency_header {
-        if !signature_headers
+    if let Some(h) = &endpoint.config.idempotency_header
+        && !signature_headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case(h))
-        {
-            headers.push((h.clone(), id.clone()));
-        }
+    {
+        headers.push((h.clone(), id.clone()));
     }
     headers.extend(endpoint.headers.iter().cloned());
     headers.extend(signature_headers);
@@ -219,24 +218,24 @@ fn snippet(body: &[u8]) -> String {
 fn classify(resp: &HttpResponse, n: usize) -> Vec<AttemptResult> {
     let status = resp.status;
     if (200..300).contains(&status) {
-        if n > 1 {
-            if let Some(items) = per_item_results(&resp.body, n) {
-                return items
-                    .into_iter()
-                    .map(|ok| {
-                        if ok {
-                            AttemptResult::Delivered { status }
-                        } else {
-                            AttemptResult::Failed {
-                                status: format!("{status}-item-failed"),
-                                retry_after: None,
-                                gone: false,
-                                error: "the endpoint reported this item as failed".into(),
-                            }
+        if n > 1
+            && let Some(items) = per_item_results(&resp.body, n)
+        {
+            return items
+                .into_iter()
+                .map(|ok| {
+                    if ok {
+                        AttemptResult::Delivered { status }
+                    } else {
+                        AttemptResult::Failed {
+                            status: format!("{status}-item-failed"),
+                            retry_after: None,
+                            gone: false,
+                            error: "the endpoint reported this item as failed".into(),
                         }
-                    })
-                    .collect();
-            }
+                    }
+                })
+                .collect();
         }
         return vec![AttemptResult::Delivered { status }; n];
     }

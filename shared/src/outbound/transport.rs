@@ -133,12 +133,12 @@ impl Transport for ReqwestTransport {
         // IP literals skip DNS, so the resolver never sees them.
         if let Some(host) = req.url.host_str() {
             let bare = host.trim_start_matches('[').trim_end_matches(']');
-            if let Ok(ip) = bare.parse::<IpAddr>() {
-                if !self.policy.permits(ip) {
-                    return Err(AttemptError::Refused(format!(
-                        "{ip} is not a public address"
-                    )));
-                }
+            if let Ok(ip) = bare.parse::<IpAddr>()
+                && !self.policy.permits(ip)
+            {
+                return Err(AttemptError::Refused(format!(
+                    "{ip} is not a public address"
+                )));
             }
         }
         let mut builder = self

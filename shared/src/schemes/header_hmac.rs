@@ -30,7 +30,7 @@ impl Template {
         let mut rest = text;
         while let Some(open) = rest.find('{') {
             if open > 0 {
-                pieces.push(Piece::Literal(rest[..open].as_bytes().to_vec()));
+                pieces.push(Piece::Literal(rest.as_bytes()[..open].to_vec()));
             }
             let close = rest[open..]
                 .find('}')
@@ -279,12 +279,12 @@ impl LeadDone {
         let signing_keys =
             KeyRing::compile(&cfg.keys, KeyEncoding::Utf8).map_err(ConfigError::InvalidKey)?;
         // `client_id` + `keys` also count as one accepted client.
-        if let Some(id) = &cfg.client_id {
-            if !signing_keys.is_empty() {
-                clients
-                    .entry(id.clone())
-                    .or_insert_with(|| signing_keys.clone());
-            }
+        if let Some(id) = &cfg.client_id
+            && !signing_keys.is_empty()
+        {
+            clients
+                .entry(id.clone())
+                .or_insert_with(|| signing_keys.clone());
         }
         if clients.is_empty() {
             return Err(ConfigError::NoKeys(SchemeName::Leaddone));

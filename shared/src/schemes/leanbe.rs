@@ -80,10 +80,10 @@ pub fn verify(keys: &KeyRing, body: &[u8], now: OffsetDateTime) -> Result<Verifi
     }
     let normalized = js_stringify(payload.get().as_bytes())
         .map_err(|e| VerifyError::InvalidJson(e.to_string()))?;
-    if normalized.as_str() != payload.get() {
-        if let Some(v) = check(normalized.as_bytes()) {
-            return Ok(v);
-        }
+    if normalized.as_str() != payload.get()
+        && let Some(v) = check(normalized.as_bytes())
+    {
+        return Ok(v);
     }
     Err(VerifyError::Mismatch)
 }
