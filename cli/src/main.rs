@@ -1,19 +1,30 @@
 //! `hookrelay`: the command line for integrators and operators.
 
+mod cmd_queue;
+mod cmd_send;
 mod cmd_sign;
+mod context;
+mod dev;
 mod input;
 mod sig_args;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "hookrelay",
     version,
-    about = "Webhook gateway on AWS serverless: sign, verify, send, publish, inspect, manage."
+    about = "Webhook gateway on AWS serverless: sign, verify, send, publish, inspect queues, run the pipeline locally.",
+    after_help = "Commands that talk to a pipeline read .hookrelay/local.env (written by `make dev`) when it exists, \
+                  else the usual AWS environment (AWS_REGION, credentials) and the queue URLs \
+                  INBOUND_QUEUE_URL, OUTBOUND_QUEUE_URL, EVENTS_QUEUE_URL and their *_DLQ_URL."
 )]
 struct Cli {
+    /// Read settings from this file instead of .hookrelay/local.env.
+    #[arg(long, global = true)]
+    env_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,9 +37,23 @@ enum Command {
     Verify(cmd_sign::VerifyArgs),
     /// List the signature schemes, their format and which values are the platform's.
     Schemes,
+    /// Sign a webhook as a platform would and POST it; prints the status and answer.
+    Send(cmd_send::SendArgs),
+    /// Put a delivery job (--endpoint) or an event (fan-out) on its queue.
+    Publish(cmd_queue::PublishArgs),
+    /// Look at or empty a queue.
+    #[command(subcommand)]
+    Queue(cmd_queue::QueueCommand),
+    /// Look at parked (dead-lettered) messages, or send them back to their queue.
+    #[command(subcommand)]
+    Dlq(cmd_queue::DlqCommand),
+    /// Run the whole pipeline on this machine (`make dev`).
+    #[command(subcommand)]
+    Dev(dev::DevCommand),
 }
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sign(args) => cmd_sign::sign(args),
@@ -37,6 +62,17 @@ fn main() -> ExitCode {
             cmd_sign::schemes();
             Ok(ExitCode::SUCCESS)
         }
+        Command::Send(args) => cmd_send::send(args).await,
+        Command::Dev(cmd) => dev::run(cmd).await,
+        command => match context::Context::load(cli.env_file.as_deref()) {
+            Err(e) => Err(e),
+            Ok(ctx) => match command {
+                Command::Publish(args) => cmd_queue::publish(&ctx, args).await,
+                Command::Queue(cmd) => cmd_queue::queue(&ctx, cmd).await,
+                Command::Dlq(cmd) => cmd_queue::dlq(&ctx, cmd).await,
+                _ => unreachable!("handled above"),
+            },
+        },
     };
     match result {
         Ok(code) => code,
