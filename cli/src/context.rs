@@ -14,7 +14,6 @@ pub const DEFAULT_ENV_FILE: &str = ".hookrelay/local.env";
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     values: BTreeMap<String, String>,
-    pub source: Option<PathBuf>,
 }
 
 /// Parses `KEY=value` lines; `#` comments and blank lines are skipped.
@@ -35,7 +34,6 @@ impl Context {
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(Self {
                 values: parse_env_file(&text),
-                source: Some(path),
             }),
             Err(_) if env_file.is_none() => Ok(Self::default()),
             Err(e) => Err(format!("cannot read {}: {e}", path.display())),
@@ -46,7 +44,6 @@ impl Context {
     pub fn from_text(text: &str) -> Self {
         Self {
             values: parse_env_file(text),
-            source: None,
         }
     }
 
@@ -135,7 +132,6 @@ mod tests {
     fn queues_by_role_or_url() {
         let c = Context {
             values: parse_env_file("OUTBOUND_DLQ_URL=http://q/dlq"),
-            source: None,
         };
         assert_eq!(c.queue_url("outbound-dlq").unwrap(), "http://q/dlq");
         assert_eq!(c.queue_url("https://sqs/x").unwrap(), "https://sqs/x");

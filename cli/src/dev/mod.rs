@@ -11,7 +11,7 @@ mod provision;
 
 use clap::{Args, Subcommand};
 use hookrelay_shared::local_esm::{HttpInvoker, Invoke, Poller};
-use processes::{Managed, path_with_venv, port_or_free, tool, wait_for_port};
+use processes::{Managed, path_with_venv, port_or_free, tool, wait_for_port, without_package_env};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -160,7 +160,7 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
         return Err("cargo build failed".into());
     }
     let mut watch_cmd = Command::new("cargo");
-    watch_cmd
+    without_package_env(&mut watch_cmd)
         .env("PATH", path_with_venv(&root))
         .args([
             "lambda",

@@ -113,3 +113,28 @@ pub fn path_with_venv(root: &Path) -> String {
         Err(_) => venv.display().to_string(),
     }
 }
+
+/// Removes the package variables cargo sets for a running test or binary
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, ...). A nested `cargo build` that
+/// inherits them looks like a different build to the build scripts that
+/// watch them (ring's), which would then rebuild on every switch.
+pub fn without_package_env(cmd: &mut Command) -> &mut Command {
+    const PREFIXES: &[&str] = &["CARGO_PKG_", "CARGO_BIN_EXE_", "CARGO_CFG_"];
+    const NAMES: &[&str] = &[
+        "CARGO_MANIFEST_DIR",
+        "CARGO_MANIFEST_PATH",
+        "CARGO_MANIFEST_LINKS",
+        "CARGO_CRATE_NAME",
+        "CARGO_BIN_NAME",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "OUT_DIR",
+    ];
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if NAMES.contains(&k.as_str()) || PREFIXES.iter().any(|p| k.starts_with(p)) {
+            cmd.env_remove(&k);
+        }
+    }
+    cmd
+}

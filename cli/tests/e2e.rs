@@ -1,0 +1,388 @@
+//! End to end: `hookrelay dev up` (moto server, the real receiver and
+//! sender binaries under `cargo lambda watch`, the local event-source
+//! poller, the demo endpoint), driven over HTTP and through the CLI.
+//!
+//! One pipeline for the whole test binary; the scenarios run in one test,
+//! in order, because they look at shared queues. The pipeline stops when
+//! this process ends, even if a test fails (it watches its stdin).
+
+use hookrelay_test_support::platforms::{self, PLATFORMS};
+use hookrelay_test_support::{repo_root, unique};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Pipeline {
+    env: BTreeMap<String, String>,
+    env_file: PathBuf,
+    child: Child,
+    _stdin: ChildStdin,
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        // Closing stdin asks `dev up` to stop what it started.
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+    }
+}
+
+fn start() -> Pipeline {
+    let state = std::env::temp_dir().join(unique("hookrelay-e2e"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookrelay"))
+        .current_dir(repo_root())
+        .args([
+            "dev",
+            "up",
+            "--moto-port",
+            "0",
+            "--lambda-port",
+            "0",
+            "--endpoint-port",
+            "0",
+            "--no-reload",
+        ])
+        .args(["--exit-on-stdin-close", "--quiet", "--state-dir"])
+        .arg(&state)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start hookrelay dev up");
+    let stdin = child.stdin.take().expect("stdin");
+    let env_file = state.join("local.env");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !env_file.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "hookrelay dev up exited ({status}); logs in {}",
+                state.join("logs").display()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the local pipeline did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    let env = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Pipeline {
+        env,
+        env_file,
+        child,
+        _stdin: stdin,
+    }
+}
+
+impl Pipeline {
+    fn var(&self, k: &str) -> &str {
+        self.env
+            .get(k)
+            .unwrap_or_else(|| panic!("{k} missing from local.env"))
+    }
+
+    /// Runs the CLI against this pipeline; returns (exit code, stdout+stderr).
+    fn cli(&self, args: &[&str], stdin: &[u8]) -> (i32, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookrelay"))
+            .arg("--env-file")
+            .arg(&self.env_file)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+
+    async fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(
+            &hookrelay_test_support::moto::sdk_config_for(self.var("AWS_ENDPOINT_URL")).await,
+        )
+    }
+
+    async fn sm(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(
+            &hookrelay_test_support::moto::sdk_config_for(self.var("AWS_ENDPOINT_URL")).await,
+        )
+    }
+
+    async fn deliveries(&self, endpoint: &str) -> Vec<Value> {
+        let url = format!(
+            "{}/_control/{endpoint}/deliveries",
+            self.var("DEMO_ENDPOINT_URL")
+        );
+        let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    async fn control(&self, endpoint: &str, action: &str) {
+        let url = format!(
+            "{}/_control/{endpoint}/{action}",
+            self.var("DEMO_ENDPOINT_URL")
+        );
+        assert!(
+            reqwest::Client::new()
+                .post(url)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        );
+    }
+
+    /// Waits until `endpoint` has received `n` deliveries.
+    async fn wait_deliveries(&self, endpoint: &str, n: usize, within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let d = self.deliveries(endpoint).await;
+            if d.len() >= n || Instant::now() > deadline {
+                return d;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+async fn queue_count(sqs: &aws_sdk_sqs::Client, url: &str) -> usize {
+    use aws_sdk_sqs::types::QueueAttributeName as Q;
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(Q::All)
+        .send()
+        .await
+        .unwrap();
+    let a = out.attributes().unwrap();
+    a[&Q::ApproximateNumberOfMessages].parse::<usize>().unwrap()
+        + a[&Q::ApproximateNumberOfMessagesNotVisible]
+            .parse::<usize>()
+            .unwrap()
+}
+
+/// Takes every message off a queue (and deletes them), returning the bodies.
+async fn take_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    for m in hookrelay_test_support::moto::drain(sqs, url).await {
+        out.push(serde_json::from_str(m.body().unwrap()).unwrap());
+        sqs.delete_message()
+            .queue_url(url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    out
+}
+
+fn example_key(source: &str) -> String {
+    let text = std::fs::read_to_string(
+        repo_root()
+            .join("examples/sources")
+            .join(format!("{source}.json")),
+    )
+    .unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    match source {
+        "leaddone" => v["signature"]["clients"]["example-client"][0]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        _ => v["signature"]["keys"][0].as_str().unwrap().to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_pipeline_end_to_end() {
+    hookrelay_shared::aws::install_crypto_provider();
+    let p = start();
+    let sqs = p.sqs().await;
+    let http = reqwest::Client::new();
+    let inbound = p.var("INBOUND_QUEUE_URL").to_string();
+    take_all(&sqs, &inbound).await;
+
+    // 1. Each seed platform's own sample code signs; the receiver accepts;
+    //    one changed byte is refused and nothing is queued.
+    for platform in PLATFORMS {
+        let key = example_key(platform);
+        let input = platforms::input(platform);
+        let (lang, script) = platforms::scripts(platform, "sign").remove(0);
+        let env = vec![
+            ("FIXTURE_KEY", key.as_str()),
+            ("FIXTURE_CLIENT_ID", "example-client"),
+        ];
+        let sent = platforms::sign(&script, &lang, &input, &env);
+        let url = format!("{}/webhooks/{platform}", p.var("RECEIVER_URL"));
+        let post = |body: String| {
+            let mut req = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body);
+            for (k, v) in sent.http_headers() {
+                req = req.header(k, v);
+            }
+            req.send()
+        };
+        let resp = post(platforms::flip_one_byte(&sent.body)).await.unwrap();
+        assert_eq!(resp.status(), 401, "{platform}: changed byte");
+        assert_eq!(
+            queue_count(&sqs, &inbound).await,
+            0,
+            "{platform}: nothing queued on 401"
+        );
+
+        let resp = post(sent.body.clone()).await.unwrap();
+        assert_eq!(
+            resp.status(),
+            202,
+            "{platform} ({lang}): {}",
+            resp.text().await.unwrap_or_default()
+        );
+        let queued = take_all(&sqs, &inbound).await;
+        assert!(
+            !queued.is_empty(),
+            "{platform}: envelope on the inbound queue"
+        );
+        for env in &queued {
+            assert_eq!(env["source"], *platform);
+            assert_eq!(env["version"], 1);
+        }
+        if *platform != "leaddone" {
+            assert_eq!(queued[0]["body"], sent.body, "{platform}: exact body");
+        }
+    }
+
+    // 2. A job to an endpoint that fails twice: delivered on the third
+    //    attempt with a valid signature, and the poller deleted it.
+    let sm = p.sm().await;
+    let prefix = p.var("HOOKRELAY_SECRETS_PREFIX");
+    let demo = p.var("DEMO_ENDPOINT_URL");
+    let twice = unique("twice");
+    let key = "whsec_ZTJlLWZhaWxzLXR3aWNlLWtleQ==";
+    let cfg = format!(
+        r#"{{"url":"{demo}/{twice}","allow_http":true,"signature":{{"keys":["{key}"]}},"retry":{{"delays":["1s","1s","30s"],"jitter":0}}}}"#
+    );
+    hookrelay_test_support::moto::put_secret(&sm, &format!("{prefix}/endpoints/{twice}"), &cfg)
+        .await;
+    p.control(&twice, "fail?times=2").await;
+    let (code, out) = p.cli(
+        &["publish", "--endpoint", &twice, "--event", "order.created"],
+        br#"{"order":7}"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    let d = p.wait_deliveries(&twice, 3, Duration::from_secs(60)).await;
+    assert_eq!(d.len(), 3, "{d:?}");
+    assert_eq!(
+        d.iter()
+            .map(|x| x["answered"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![500, 500, 200]
+    );
+    assert!(
+        d.iter().all(|x| x["verified"] == true),
+        "every attempt carried a valid signature"
+    );
+    assert!(
+        d.iter().all(|x| x["id"] == d[0]["id"]),
+        "same idempotency key on every attempt"
+    );
+    let outbound = p.var("OUTBOUND_QUEUE_URL").to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while queue_count(&sqs, &outbound).await > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        queue_count(&sqs, &outbound).await,
+        0,
+        "the poller deleted the delivered job"
+    );
+
+    // 3. An endpoint that always fails ends in the DLQ after its schedule;
+    //    `hookrelay dlq redrive` brings the job back once it recovers.
+    let down = unique("down");
+    let cfg = format!(
+        r#"{{"url":"{demo}/{down}","allow_http":true,"signature":{{"keys":["{key}"]}},"retry":{{"delays":["1s","1s"],"jitter":0}}}}"#
+    );
+    hookrelay_test_support::moto::put_secret(&sm, &format!("{prefix}/endpoints/{down}"), &cfg)
+        .await;
+    p.control(&down, "fail?times=always").await;
+    let (code, out) = p.cli(
+        &["publish", "--endpoint", &down, "--event", "invoice.paid"],
+        br#"{"invoice":42}"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    let d = p.wait_deliveries(&down, 3, Duration::from_secs(60)).await;
+    assert_eq!(d.len(), 3);
+    let dlq = p.var("OUTBOUND_DLQ_URL").to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while queue_count(&sqs, &dlq).await == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (code, listed) = p.cli(&["dlq", "list"], b"");
+    assert_eq!(code, 0, "{listed}");
+    assert!(
+        listed.contains("hookrelay-reason: retries-exhausted"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&format!("hookrelay-endpoint: {down}")),
+        "{listed}"
+    );
+
+    p.control(&down, "recover").await;
+    let (code, out) = p.cli(&["dlq", "redrive"], b"");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("moved 1 message"), "{out}");
+    let d = p.wait_deliveries(&down, 4, Duration::from_secs(30)).await;
+    assert_eq!(d.len(), 4, "delivered after the redrive");
+    assert_eq!(d[3]["answered"], 200);
+    assert_eq!(d[3]["verified"], true);
+    assert_eq!(queue_count(&sqs, &dlq).await, 0);
+}
+
+#[test]
+fn every_command_has_complete_help() {
+    for args in [
+        vec!["--help"],
+        vec!["send", "--help"],
+        vec!["publish", "--help"],
+        vec!["queue", "peek", "--help"],
+        vec!["dlq", "redrive", "--help"],
+        vec!["dev", "up", "--help"],
+        vec!["sign", "--help"],
+        vec!["verify", "--help"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_hookrelay"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Usage:"), "{args:?}: {text}");
+    }
+}
