@@ -45,7 +45,7 @@ pub struct SigArgs {
     pub tolerance_secs: Option<u64>,
 }
 
-fn parse_key_encoding(s: &str) -> Result<KeyEncoding, String> {
+pub fn parse_key_encoding(s: &str) -> Result<KeyEncoding, String> {
     serde_json::from_value(serde_json::Value::String(s.to_string()))
         .map_err(|_| format!("unknown key encoding {s:?} (utf8|base64|hex|whsec)"))
 }

@@ -363,6 +363,131 @@ async fn the_local_pipeline_end_to_end() {
     assert_eq!(d[3]["answered"], 200);
     assert_eq!(d[3]["verified"], true);
     assert_eq!(queue_count(&sqs, &dlq).await, 0);
+
+    // 4. Relay: a verified GitHub webhook goes on the inbound queue and,
+    //    through the router, to every subscribed endpoint, re-signed.
+    let before = p.deliveries("demo").await.len();
+    let body = br#"{"zen":"Design for failure.","hook_id":1}"#;
+    let url = format!("{}/webhooks/github", p.var("RECEIVER_URL"));
+    let (code, out) = p.cli(
+        &[
+            "send",
+            "--scheme",
+            "github",
+            "--key",
+            &example_key("github"),
+            "--url",
+            &url,
+            "-H",
+            "X-GitHub-Event: ping",
+        ],
+        body,
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("202"), "{out}");
+    let d = p
+        .wait_deliveries("demo", before + 1, Duration::from_secs(30))
+        .await;
+    let relayed = d
+        .iter()
+        .find(|x| x["body"] == std::str::from_utf8(body).unwrap())
+        .expect("relayed to demo");
+    assert_eq!(relayed["verified"], true);
+    assert_eq!(relayed["scheme"], "standard-webhooks");
+    take_all(&sqs, &inbound).await;
+
+    // 5. Subscriptions and lifecycle through the CLI: an endpoint with a
+    //    filter; disabled, its deliveries are parked; enabled, they are
+    //    replayed in arrival order.
+    let crm = unique("crm");
+    let crm_url = format!("{demo}/{crm}");
+    let (code, out) = p.cli(
+        &[
+            "endpoints",
+            "add",
+            &crm,
+            "--url",
+            &crm_url,
+            "--allow-http",
+            "--generate-key",
+            "--events",
+            "order.*",
+            "--filter",
+            r#"/status not_one_of ["Approving"]"#,
+            "--retry",
+            "1s,2s",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{out}");
+    let generated = out
+        .lines()
+        .find_map(|l| {
+            l.split("shown once; give it to the endpoint's owner): ")
+                .nth(1)
+        })
+        .expect("key printed once")
+        .to_string();
+    let (_, shown) = p.cli(&["endpoints", "show", &crm], b"");
+    assert!(!shown.contains(&generated), "show hides the key");
+    let (_, revealed) = p.cli(&["endpoints", "show", &crm, "--reveal"], b"");
+    assert!(revealed.contains(&generated), "--reveal shows it");
+
+    tokio::time::sleep(Duration::from_secs(6)).await; // the router's endpoint list refreshes every 5 s locally
+    let (code, out) = p.cli(
+        &["endpoints", "disable", &crm, "--reason", "maintenance"],
+        b"",
+    );
+    assert_eq!(code, 0, "{out}");
+    tokio::time::sleep(Duration::from_secs(6)).await; // senders cache endpoint state for 5 s
+    for (i, status) in ["Approved", "Approving", "Revised", "Rejected"]
+        .iter()
+        .enumerate()
+    {
+        let payload = format!(r#"{{"n":{i},"status":"{status}"}}"#);
+        let (code, out) = p.cli(&["publish", "--event", "order.updated"], payload.as_bytes());
+        assert_eq!(code, 0, "{out}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let table = p.var("HOOKRELAY_STATE_TABLE").to_string();
+    let ddb = aws_sdk_dynamodb::Client::new(
+        &hookrelay_test_support::moto::sdk_config_for(p.var("AWS_ENDPOINT_URL")).await,
+    );
+    let state = hookrelay_shared::state_table::StateTable::new(ddb, table);
+    while state.parked_count(&crm).await.unwrap() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        state.parked_count(&crm).await.unwrap(),
+        3,
+        "three settled events parked, Approving filtered out"
+    );
+    assert!(
+        p.deliveries(&crm).await.is_empty(),
+        "nothing delivered while disabled"
+    );
+    let (_, listed) = p.cli(&["endpoints", "list"], b"");
+    assert!(
+        listed.contains(&format!("{crm}  "))
+            && listed.contains("DISABLED")
+            && listed.contains("3 parked"),
+        "{listed}"
+    );
+
+    let (code, out) = p.cli(&["endpoints", "enable", &crm], b"");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("3 parked job(s) replayed"), "{out}");
+    let d = p.wait_deliveries(&crm, 3, Duration::from_secs(30)).await;
+    let order: Vec<i64> = d
+        .iter()
+        .map(|x| {
+            serde_json::from_str::<Value>(x["body"].as_str().unwrap()).unwrap()["n"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(order, vec![0, 2, 3], "replayed in arrival order");
+    assert!(d.iter().all(|x| x["verified"] == true));
 }
 
 #[test]

@@ -56,7 +56,8 @@ pub struct UpArgs {
 }
 
 const REGION: &str = "us-east-1";
-const FUNCTIONS: &[&str] = &["receiver", "sender"];
+const FUNCTIONS: &[&str] = &["receiver", "sender", "router"];
+const STATE_TABLE: &str = "hookrelay-state";
 
 pub async fn run(cmd: DevCommand) -> Result<ExitCode, String> {
     match cmd {
@@ -107,8 +108,11 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let sm = aws_sdk_secretsmanager::Client::new(&sdk);
 
-    // 2. Queues and the example sources and endpoints.
+    // 2. Queues, the state table, the notice topic, the example sources and endpoints.
     let queues = provision::queues(&sqs, "hookrelay").await?;
+    provision::state_table(&aws_sdk_dynamodb::Client::new(&sdk), STATE_TABLE).await?;
+    let (topic, notices) =
+        provision::notices(&aws_sdk_sns::Client::new(&sdk), &sqs, "hookrelay").await?;
     let demo_url = format!("http://127.0.0.1:{endpoint_port}");
     let vars = BTreeMap::from([("DEMO_ENDPOINT_URL", demo_url.clone())]);
     let secrets = provision::secrets(&sm, &args.examples, &args.prefix, &vars).await?;
@@ -139,10 +143,14 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
         queues["OUTBOUND_QUEUE_URL"].clone(),
     );
     fenv.insert("HOOKRELAY_DLQ_URL", queues["OUTBOUND_DLQ_URL"].clone());
+    fenv.insert("HOOKRELAY_EVENTS_DLQ_URL", queues["EVENTS_DLQ_URL"].clone());
+    fenv.insert("HOOKRELAY_STATE_TABLE", STATE_TABLE.into());
+    fenv.insert("HOOKRELAY_NOTIFY_TOPIC_ARN", topic.clone());
     // Local only: the demo endpoint is on loopback, which AWS deployments refuse.
     fenv.insert("HOOKRELAY_ALLOW_NETWORKS", "127.0.0.0/8,::1/128".into());
     // Configuration edits (`hookrelay endpoints update`) apply within seconds.
     fenv.insert("HOOKRELAY_SECRET_TTL_SECS", "5".into());
+    fenv.insert("HOOKRELAY_ENDPOINT_LIST_TTL_SECS", "5".into());
     let functions_env = args.state_dir.join("functions.env");
     write_env(&functions_env, &fenv)?;
 
@@ -184,7 +192,13 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
     // 5. The event source mapping stand-in.
     let sender: Arc<dyn Invoke> = Arc::new(HttpInvoker::new(&runtime_api, "sender"));
     let outbound = Poller::new(sqs.clone(), queues["OUTBOUND_QUEUE_URL"].clone()).await?;
-    let poller_task = tokio::spawn(poll_forever("outbound -> sender", outbound, sender));
+    let router: Arc<dyn Invoke> = Arc::new(HttpInvoker::new(&runtime_api, "router"));
+    let events = Poller::new(sqs.clone(), queues["EVENTS_QUEUE_URL"].clone()).await?;
+    let pollers = vec![
+        tokio::spawn(poll_forever("outbound -> sender", outbound, sender)),
+        tokio::spawn(poll_forever("events -> router", events, router)),
+        tokio::spawn(print_notices(sqs.clone(), notices)),
+    ];
 
     // 6. local.env for the CLI and scripts.
     let mut local = BTreeMap::new();
@@ -198,6 +212,8 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
     local.insert("DEMO_ENDPOINT_URL", demo_url.clone());
     local.insert("LAMBDA_RUNTIME_API", runtime_api.clone());
     local.insert("HOOKRELAY_SECRETS_PREFIX", args.prefix.clone());
+    local.insert("HOOKRELAY_STATE_TABLE", STATE_TABLE.into());
+    local.insert("NOTIFY_TOPIC_ARN", topic);
     let local_env = args.state_dir.join("local.env");
     write_env(&local_env, &local)?;
     banner(
@@ -212,7 +228,9 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
     // 7. Run until Ctrl-C, SIGTERM, stdin closing, or a child dying.
     let outcome = wait_for_stop(args.exit_on_stdin_close, &mut [&mut moto, &mut watch]).await;
     println!("\nstopping...");
-    poller_task.abort();
+    for task in &pollers {
+        task.abort();
+    }
     demo_task.abort();
     watch.stop();
     moto.stop();
@@ -235,6 +253,15 @@ async fn warm_up(runtime_api: &str, receiver_url: &str) -> Result<(), String> {
         .await
         .and_then(|r| r.error_for_status())
         .map_err(|e| format!("the sender did not start: {e} (see the functions log)"))?;
+    client
+        .post(format!(
+            "{runtime_api}/2015-03-31/functions/router/invocations"
+        ))
+        .body(r#"{"Records":[]}"#)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| format!("the router did not start: {e} (see the functions log)"))?;
     let resp = client
         .post(format!("{receiver_url}/webhooks/_warmup"))
         .send()
@@ -269,6 +296,39 @@ async fn poll_forever(label: &'static str, poller: Poller, function: Arc<dyn Inv
                 eprintln!("[poller {label}] {e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
+        }
+    }
+}
+
+/// Prints the disable notices the sender publishes (SNS -> a local queue).
+async fn print_notices(sqs: aws_sdk_sqs::Client, queue: String) {
+    loop {
+        let Ok(out) = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .wait_time_seconds(1)
+            .max_number_of_messages(10)
+            .send()
+            .await
+        else {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        for m in out.messages.unwrap_or_default() {
+            let body: serde_json::Value =
+                serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
+            println!(
+                "[notice] endpoint {} disabled: {}. {}",
+                body["endpoint"].as_str().unwrap_or("?"),
+                body["reason"].as_str().unwrap_or("?"),
+                body["to_enable"].as_str().unwrap_or("")
+            );
+            let _ = sqs
+                .delete_message()
+                .queue_url(&queue)
+                .receipt_handle(m.receipt_handle().unwrap_or(""))
+                .send()
+                .await;
         }
     }
 }

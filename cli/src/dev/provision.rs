@@ -132,3 +132,65 @@ pub async fn secrets(
     }
     Ok(written)
 }
+
+/// The state table, shaped like the template's.
+pub async fn state_table(ddb: &aws_sdk_dynamodb::Client, name: &str) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+    };
+    ddb.create_table()
+        .table_name(name)
+        .attribute_definitions(attr("pk").map_err(|e| e.to_string())?)
+        .attribute_definitions(attr("sk").map_err(|e| e.to_string())?)
+        .key_schema(key("pk", KeyType::Hash).map_err(|e| e.to_string())?)
+        .key_schema(key("sk", KeyType::Range).map_err(|e| e.to_string())?)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "create table {name}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+            )
+        })?;
+    Ok(())
+}
+
+/// The notice topic, with a queue subscribed so `dev up` can print notices.
+/// Returns (topic ARN, queue URL).
+pub async fn notices(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+    prefix: &str,
+) -> Result<(String, String), String> {
+    let topic = sns
+        .create_topic()
+        .name(format!("{prefix}-notices"))
+        .send()
+        .await
+        .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(&e).to_string())?
+        .topic_arn
+        .unwrap_or_default();
+    let (queue, arn) = create(sqs, &format!("{prefix}-notices"), &[]).await?;
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(&e).to_string())?;
+    Ok((topic, queue))
+}

@@ -29,11 +29,13 @@ use hookrelay_shared::endpoint::{Endpoint, secret_name, valid_endpoint_name};
 use hookrelay_shared::health::{
     Disabled, EndpointHealth, LogNotifier, NoHealthTracking, Notifier, Outcome,
 };
+use hookrelay_shared::health_store::{DynamoHealth, SnsNotifier};
 use hookrelay_shared::job::DeliveryJob;
 use hookrelay_shared::outbound::{ReqwestTransport, Transport};
 use hookrelay_shared::queue::{MessageControl, OutgoingMessage, Queue, SqsQueue};
 use hookrelay_shared::retry::bounded_retry_after;
 use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretsManager};
+use hookrelay_shared::state_table::StateTable;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +47,7 @@ pub const DLQ_ATTEMPTS: &str = "hookrelay-attempts";
 pub const DLQ_ENDPOINT: &str = "hookrelay-endpoint";
 pub const DLQ_ERROR: &str = "hookrelay-error";
 pub const DLQ_SOURCE_QUEUE: &str = "hookrelay-source-queue";
+pub use hookrelay_shared::health_store::REPLAY_SEQ;
 
 /// Why a job was moved to the dead-letter queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,8 +164,20 @@ impl Sender {
                 settings.source_queue_url.clone(),
             )),
             dlq: Arc::new(SqsQueue::new(sqs, dlq_url)),
-            health: Arc::new(NoHealthTracking),
-            notifier: Arc::new(LogNotifier),
+            health: match &settings.state_table {
+                Some(table) => Arc::new(DynamoHealth::new(
+                    StateTable::new(aws_sdk_dynamodb::Client::new(config), table.clone()),
+                    Arc::new(SystemClock),
+                )),
+                None => Arc::new(NoHealthTracking),
+            },
+            notifier: match &settings.notify_topic_arn {
+                Some(arn) => Arc::new(SnsNotifier::new(
+                    aws_sdk_sns::Client::new(config),
+                    arn.clone(),
+                )),
+                None => Arc::new(LogNotifier),
+            },
             clock: Arc::new(SystemClock),
         };
         Ok(Self::new(ports, settings))
@@ -170,7 +185,97 @@ impl Sender {
 
     /// Handles one batch. Never fails as a whole: every record gets its own verdict.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let records: Vec<&SqsMessage> = event.records.iter().collect();
+        // Records whose order matters (FIFO queues, replays of parked jobs)
+        // go one after the other per group; everything else concurrently.
+        let (ordered, free): (Vec<&SqsMessage>, Vec<&SqsMessage>) =
+            event.records.iter().partition(|r| {
+                r.attributes.contains_key("MessageGroupId")
+                    || r.message_attributes.contains_key(REPLAY_SEQ)
+            });
+        let (mut verdicts, rest) =
+            futures::join!(self.handle_ordered(ordered), self.handle_standard(free));
+        verdicts.extend(rest);
+        let mut response = SqsBatchResponse::default();
+        for (id, verdict) in verdicts {
+            if let Verdict::Retry(_) = verdict {
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                response.batch_item_failures.push(f);
+            }
+        }
+        response
+    }
+
+    /// Ordered records: FIFO message groups (one per endpoint) and replays of
+    /// parked jobs (grouped by endpoint, sorted by their replay sequence).
+    /// A group is handled in order, and once one record must be retried, the
+    /// rest of its group is returned unprocessed, as Lambda requires for
+    /// ordered partial batches. Groups run concurrently.
+    async fn handle_ordered(&self, records: Vec<&SqsMessage>) -> Vec<(String, Verdict)> {
+        let attr = |r: &SqsMessage, k: &str| {
+            r.message_attributes
+                .get(k)
+                .and_then(|a| a.string_value.clone())
+        };
+        let mut groups: Vec<(String, Vec<&SqsMessage>)> = Vec::new();
+        for r in records {
+            let g = r
+                .attributes
+                .get("MessageGroupId")
+                .cloned()
+                .or_else(|| attr(r, hookrelay_shared::job::ATTR_ENDPOINT))
+                .unwrap_or_default();
+            match groups.iter_mut().find(|(k, _)| *k == g) {
+                Some((_, v)) => v.push(r),
+                None => groups.push((g, vec![r])),
+            }
+        }
+        for (_, v) in &mut groups {
+            // Stable: FIFO records keep the order SQS gave them.
+            v.sort_by_key(|r| attr(r, REPLAY_SEQ).unwrap_or_default());
+        }
+        let work: Vec<_> = groups
+            .into_iter()
+            .map(|(_, records)| self.handle_group(records))
+            .collect();
+        let done: Vec<Vec<(String, Verdict)>> = futures::stream::iter(work)
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
+            .await;
+        done.into_iter().flatten().collect()
+    }
+
+    async fn handle_group(&self, records: Vec<&SqsMessage>) -> Vec<(String, Verdict)> {
+        let mut out = Vec::with_capacity(records.len());
+        let mut blocked = false;
+        for msg in records {
+            let id = msg.message_id.clone().unwrap_or_default();
+            if blocked {
+                out.push((id, Verdict::Retry(None)));
+                continue;
+            }
+            let verdict = match self.prepare(msg).await {
+                Err(v) => v,
+                Ok(ready) => {
+                    let endpoint = Arc::clone(&ready.endpoint);
+                    let unit = Unit {
+                        records: vec![ready],
+                        endpoint,
+                    };
+                    self.deliver_unit(unit)
+                        .await
+                        .pop()
+                        .map(|(_, v)| v)
+                        .unwrap_or(Verdict::Retry(None))
+                }
+            };
+            blocked = matches!(verdict, Verdict::Retry(_));
+            out.push((id, verdict));
+        }
+        out
+    }
+
+    async fn handle_standard(&self, records: Vec<&SqsMessage>) -> Vec<(String, Verdict)> {
         // Phase 1: parse jobs and load endpoints (cached), concurrently.
         // Futures are made first and then driven with bounded concurrency: a
         // closure inside the stream would make the handler's future lose `Send`.
@@ -202,16 +307,7 @@ impl Sender {
             .collect()
             .await;
         verdicts.extend(delivered.into_iter().flatten());
-
-        let mut response = SqsBatchResponse::default();
-        for (id, verdict) in verdicts {
-            if let Verdict::Retry(_) = verdict {
-                let mut f = BatchItemFailure::default();
-                f.item_identifier = id;
-                response.batch_item_failures.push(f);
-            }
-        }
-        response
+        verdicts
     }
 
     async fn prepare_keyed<'a>(&self, msg: &'a SqsMessage) -> (String, Result<Ready<'a>, Verdict>) {

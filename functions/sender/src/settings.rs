@@ -16,6 +16,10 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// `HOOKRELAY_OUTBOUND_QUEUE_URL`, recorded on DLQ messages for redrive.
     pub source_queue_url: String,
+    /// `HOOKRELAY_STATE_TABLE`: endpoint health, auto-disable and parking.
+    pub state_table: Option<String>,
+    /// `HOOKRELAY_NOTIFY_TOPIC_ARN`: where disable notices go.
+    pub notify_topic_arn: Option<String>,
 }
 
 impl Settings {
@@ -27,6 +31,8 @@ impl Settings {
             rules: Rules::default(),
             cache: CacheSettings::default(),
             source_queue_url: source_queue_url.into(),
+            state_table: None,
+            notify_topic_arn: None,
         }
     }
 
@@ -45,6 +51,12 @@ impl Settings {
         s.network = NetworkPolicy::from_env()?;
         s.rules = Rules::from_env()?;
         s.cache = CacheSettings::from_env();
+        s.state_table = std::env::var("HOOKRELAY_STATE_TABLE")
+            .ok()
+            .filter(|v| !v.is_empty());
+        s.notify_topic_arn = std::env::var("HOOKRELAY_NOTIFY_TOPIC_ARN")
+            .ok()
+            .filter(|v| !v.is_empty());
         Ok(s)
     }
 }

@@ -1,0 +1,365 @@
+//! The router: an event (`{type, payload, id?}`) from the events queue
+//! becomes one delivery job per subscribed endpoint on the outbound queue.
+//!
+//! Subscriptions live in the endpoints' own configuration (`events`
+//! patterns, `filters` on the payload). Job ids are derived from the event id
+//! and the endpoint, and the state table remembers which endpoints an event
+//! was already fanned out to, so a retried batch never writes a job twice.
+//! Each event is its own item in `batchItemFailures`: one bad event never
+//! holds up the others.
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::StreamExt;
+use hookrelay_shared::clock::{Clock, SystemClock};
+use hookrelay_shared::endpoint::{Endpoint, secret_name};
+use hookrelay_shared::event::Event;
+use hookrelay_shared::job::{ATTR_ENDPOINT, ATTR_EVENT_TYPE, DeliveryJob};
+use hookrelay_shared::queue::{MAX_BATCH, OutgoingMessage, Queue, SqsQueue};
+use hookrelay_shared::secrets::{
+    CacheError, CacheSettings, ConfigCache, SecretSource, SecretsManager,
+};
+use hookrelay_shared::state_table::StateTable;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long the router remembers which endpoints an event reached.
+const MARKER_TTL: Duration = Duration::from_secs(86_400);
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub secrets_prefix: String,
+    pub outbound_queue_url: String,
+    pub dlq_url: String,
+    pub state_table: Option<String>,
+    pub concurrency: usize,
+    pub cache: CacheSettings,
+    /// How long the list of endpoint names is reused.
+    pub directory_ttl: Duration,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, String> {
+        use hookrelay_shared::aws::env_required;
+        Ok(Self {
+            secrets_prefix: std::env::var("HOOKRELAY_SECRETS_PREFIX")
+                .unwrap_or_else(|_| "hookrelay".into()),
+            outbound_queue_url: env_required("HOOKRELAY_OUTBOUND_QUEUE_URL")?,
+            dlq_url: env_required("HOOKRELAY_EVENTS_DLQ_URL")?,
+            state_table: std::env::var("HOOKRELAY_STATE_TABLE")
+                .ok()
+                .filter(|t| !t.is_empty()),
+            concurrency: std::env::var("HOOKRELAY_CONCURRENCY")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(10),
+            cache: CacheSettings::from_env(),
+            directory_ttl: Duration::from_secs(
+                std::env::var("HOOKRELAY_ENDPOINT_LIST_TTL_SECS")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(60),
+            ),
+        })
+    }
+}
+
+/// Which endpoints exist.
+#[async_trait]
+pub trait EndpointNames: Send + Sync {
+    async fn names(&self) -> Result<Vec<String>, String>;
+}
+
+/// Endpoint names from Secrets Manager (`ListSecrets` under `<prefix>/endpoints/`).
+pub struct SecretsManagerNames {
+    client: aws_sdk_secretsmanager::Client,
+    prefix: String,
+}
+
+impl SecretsManagerNames {
+    pub fn new(client: aws_sdk_secretsmanager::Client, secrets_prefix: &str) -> Self {
+        Self {
+            client,
+            prefix: format!("{}/endpoints/", secrets_prefix.trim_end_matches('/')),
+        }
+    }
+}
+
+#[async_trait]
+impl EndpointNames for SecretsManagerNames {
+    async fn names(&self) -> Result<Vec<String>, String> {
+        use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
+        let filter = Filter::builder()
+            .key(FilterNameStringType::Name)
+            .values(&self.prefix)
+            .build();
+        let mut names = Vec::new();
+        let mut pages = self
+            .client
+            .list_secrets()
+            .filters(filter)
+            .max_results(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|e| aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())?;
+            for s in page.secret_list() {
+                // The name filter is a prefix match on words; keep exact children only.
+                if let Some(rest) = s.name().and_then(|n| n.strip_prefix(&self.prefix))
+                    && !rest.is_empty()
+                    && !rest.contains('/')
+                    && s.deleted_date().is_none()
+                {
+                    names.push(rest.to_string());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
+
+pub struct Router {
+    names: Arc<dyn EndpointNames>,
+    names_cache: Mutex<Option<(Instant, Vec<String>)>>,
+    endpoints: ConfigCache<Endpoint>,
+    outbound: Arc<dyn Queue>,
+    dlq: Arc<dyn Queue>,
+    markers: Option<StateTable>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+}
+
+/// The ports a [`Router`] talks to.
+pub struct Ports {
+    pub names: Arc<dyn EndpointNames>,
+    pub secrets: Arc<dyn SecretSource>,
+    pub outbound: Arc<dyn Queue>,
+    pub dlq: Arc<dyn Queue>,
+    pub markers: Option<StateTable>,
+    pub clock: Arc<dyn Clock>,
+}
+
+enum Fanout {
+    Done,
+    Retry,
+}
+
+impl Router {
+    pub fn new(ports: Ports, settings: Settings) -> Self {
+        Self {
+            names: ports.names,
+            names_cache: Mutex::new(None),
+            endpoints: ConfigCache::new(ports.secrets, Arc::clone(&ports.clock), settings.cache),
+            outbound: ports.outbound,
+            dlq: ports.dlq,
+            markers: ports.markers,
+            clock: ports.clock,
+            settings,
+        }
+    }
+
+    pub fn from_config(config: &aws_config::SdkConfig, settings: Settings) -> Self {
+        let sqs = aws_sdk_sqs::Client::new(config);
+        let sm = aws_sdk_secretsmanager::Client::new(config);
+        let ports = Ports {
+            names: Arc::new(SecretsManagerNames::new(
+                sm.clone(),
+                &settings.secrets_prefix,
+            )),
+            secrets: Arc::new(SecretsManager::new(sm)),
+            outbound: Arc::new(SqsQueue::new(
+                sqs.clone(),
+                settings.outbound_queue_url.clone(),
+            )),
+            dlq: Arc::new(SqsQueue::new(sqs, settings.dlq_url.clone())),
+            markers: settings
+                .state_table
+                .clone()
+                .map(|t| StateTable::new(aws_sdk_dynamodb::Client::new(config), t)),
+            clock: Arc::new(SystemClock),
+        };
+        Self::new(ports, settings)
+    }
+
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let work: Vec<_> = event.records.iter().map(|r| self.route_keyed(r)).collect();
+        let results: Vec<(String, Fanout)> = futures::stream::iter(work)
+            .buffer_unordered(self.settings.concurrency)
+            .collect()
+            .await;
+        let mut response = SqsBatchResponse::default();
+        for (id, r) in results {
+            if let Fanout::Retry = r {
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                response.batch_item_failures.push(f);
+            }
+        }
+        response
+    }
+
+    async fn route_keyed(&self, rec: &SqsMessage) -> (String, Fanout) {
+        (
+            rec.message_id.clone().unwrap_or_default(),
+            self.route(rec).await,
+        )
+    }
+
+    async fn endpoint_names(&self) -> Result<Vec<String>, String> {
+        if let Some((at, names)) = self
+            .names_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            && at.elapsed() < self.settings.directory_ttl
+        {
+            return Ok(names.clone());
+        }
+        let names = self.names.names().await?;
+        *self.names_cache.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), names.clone()));
+        Ok(names)
+    }
+
+    async fn route(&self, rec: &SqsMessage) -> Fanout {
+        let body = rec.body.as_deref().unwrap_or("");
+        let message_id = rec.message_id.as_deref().unwrap_or("");
+        let event: Event = match serde_json::from_str(body) {
+            Ok(e) => e,
+            Err(e) => return self.dead_letter(body, &format!("not an event: {e}")).await,
+        };
+        let event_id = event.id.clone().unwrap_or_else(|| message_id.to_string());
+        let names = match self.endpoint_names().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::error!(event_id, error = e, "cannot list endpoints; will retry");
+                return Fanout::Retry;
+            }
+        };
+        let payload = event.payload.get();
+        let mut matched = Vec::new();
+        for name in names {
+            match self
+                .endpoints
+                .get(&secret_name(&self.settings.secrets_prefix, &name))
+                .await
+            {
+                Ok(Some(ep)) if ep.config.enabled && ep.subscribed(&event.event_type, payload) => {
+                    matched.push(name)
+                }
+                Ok(_) => {}
+                Err(CacheError::Unavailable(e)) => {
+                    tracing::error!(event_id, endpoint = name, error = %e, "endpoint configuration unavailable; will retry");
+                    return Fanout::Retry;
+                }
+                Err(CacheError::Invalid { reason, .. }) => {
+                    tracing::error!(
+                        event_id,
+                        endpoint = name,
+                        reason,
+                        "endpoint configuration invalid; not routed to it"
+                    );
+                }
+            }
+        }
+        let already = match &self.markers {
+            Some(t) => match t.fanned_out(&event_id).await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!(event_id, error = e, "state table unavailable; will retry");
+                    return Fanout::Retry;
+                }
+            },
+            None => Default::default(),
+        };
+        let todo: Vec<String> = matched
+            .iter()
+            .filter(|n| !already.contains(*n))
+            .cloned()
+            .collect();
+        let now = self.clock.now();
+        let mut written = Vec::new();
+        let mut failed = false;
+        for chunk in todo.chunks(MAX_BATCH) {
+            let messages: Vec<OutgoingMessage> = chunk
+                .iter()
+                .map(|name| self.job_message(&event, &event_id, name, now))
+                .collect();
+            match self.outbound.send_batch(messages).await {
+                Ok(results) => {
+                    for (name, r) in chunk.iter().zip(results) {
+                        match r {
+                            Ok(_) => written.push(name.clone()),
+                            Err(e) => {
+                                tracing::error!(event_id, endpoint = name, error = %e, "job not written; will retry");
+                                failed = true;
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(event_id, error = %e, "outbound queue unavailable; will retry");
+                    failed = true;
+                }
+            }
+        }
+        if let Some(t) = &self.markers
+            && let Err(e) = t
+                .mark_fanned_out(&event_id, &written, now + MARKER_TTL)
+                .await
+        {
+            // The jobs are out; only a retry of this event could duplicate them.
+            tracing::error!(event_id, error = e, "could not record the fan-out");
+        }
+        tracing::info!(
+            event_id,
+            event_type = event.event_type,
+            matched = matched.len(),
+            already = already.len(),
+            written = written.len(),
+            "event routed"
+        );
+        if failed { Fanout::Retry } else { Fanout::Done }
+    }
+
+    fn job_message(
+        &self,
+        event: &Event,
+        event_id: &str,
+        endpoint: &str,
+        now: time::OffsetDateTime,
+    ) -> OutgoingMessage {
+        let mut job = DeliveryJob::new(endpoint, &event.event_type, event.payload.clone(), now);
+        job.id = DeliveryJob::derived_id(event_id, endpoint);
+        job.event_id = Some(event_id.to_string());
+        let text = serde_json::to_string(&job).expect("a job serializes");
+        let mut m = OutgoingMessage::new(text)
+            .attribute(ATTR_ENDPOINT, endpoint)
+            .attribute(ATTR_EVENT_TYPE, event.event_type.clone());
+        m.group_id = Some(endpoint.to_string());
+        m.dedup_id = Some(job.id);
+        m
+    }
+
+    async fn dead_letter(&self, body: &str, reason: &str) -> Fanout {
+        let mut msg = OutgoingMessage::new(body.to_string())
+            .attribute("hookrelay-reason", "invalid-event")
+            .attribute(
+                "hookrelay-error",
+                reason.chars().take(256).collect::<String>(),
+            );
+        msg.group_id = Some("invalid".into());
+        match self.dlq.send(msg).await {
+            Ok(_) => {
+                tracing::warn!(reason, "event moved to the dead-letter queue");
+                Fanout::Done
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not dead-letter an invalid event; will retry");
+                Fanout::Retry
+            }
+        }
+    }
+}

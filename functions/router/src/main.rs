@@ -1,0 +1,19 @@
+//! Lambda entry point: build the clients once, then serve SQS batches of events.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use hookrelay_shared::aws::sdk_config;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use router::{Router, Settings};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let settings = Settings::from_env()?;
+    let config = sdk_config().await;
+    let router = Router::from_config(&config, settings);
+    let router = &router;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(router.handle(event.payload).await)
+    }))
+    .await
+}

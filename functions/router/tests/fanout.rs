@@ -1,0 +1,210 @@
+//! The router against moto (SQS, Secrets Manager, DynamoDB): fan-out to
+//! exactly the subscribed endpoints, filters, retries without duplicates.
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use hookrelay_shared::clock::SystemClock;
+use hookrelay_shared::job::DeliveryJob;
+use hookrelay_shared::local_esm::{Invoke, Poller};
+use hookrelay_shared::queue::SqsQueue;
+use hookrelay_shared::secrets::{CacheSettings, SecretsManager};
+use hookrelay_shared::state_table::StateTable;
+use hookrelay_test_support::{moto, unique};
+use router::{Ports, Router, SecretsManagerNames, Settings};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+struct World {
+    sqs: aws_sdk_sqs::Client,
+    sm: aws_sdk_secretsmanager::Client,
+    events: String,
+    outbound: String,
+    dlq: String,
+    prefix: String,
+    router: Arc<Router>,
+}
+
+/// Invokes the router in-process and keeps every event it was given, so a
+/// test can hand the same batch to it again (a Lambda retry).
+struct Recording(Arc<Router>, Mutex<Vec<SqsEvent>>);
+
+#[async_trait]
+impl Invoke for Recording {
+    async fn invoke(&self, event: SqsEvent) -> Result<SqsBatchResponse, String> {
+        self.1.lock().unwrap().push(event.clone());
+        Ok(self.0.handle(event).await)
+    }
+}
+
+async fn world() -> World {
+    let sqs = moto::sqs().await;
+    let sm = moto::secretsmanager().await;
+    let ddb = moto::dynamodb().await;
+    let events = moto::create_queue(&sqs, "events", false, &[]).await;
+    let outbound = moto::create_queue(&sqs, "outbound", false, &[]).await;
+    let dlq = moto::create_queue(&sqs, "events-dlq", false, &[]).await;
+    let table = moto::create_state_table(&ddb).await;
+    let prefix = unique("hr");
+    let settings = Settings {
+        secrets_prefix: prefix.clone(),
+        outbound_queue_url: outbound.clone(),
+        dlq_url: dlq.clone(),
+        state_table: Some(table.clone()),
+        concurrency: 4,
+        cache: CacheSettings::default(),
+        directory_ttl: Duration::from_secs(60),
+    };
+    let ports = Ports {
+        names: Arc::new(SecretsManagerNames::new(sm.clone(), &prefix)),
+        secrets: Arc::new(SecretsManager::new(sm.clone())),
+        outbound: Arc::new(SqsQueue::new(sqs.clone(), outbound.clone())),
+        dlq: Arc::new(SqsQueue::new(sqs.clone(), dlq.clone())),
+        markers: Some(StateTable::new(ddb, table)),
+        clock: Arc::new(SystemClock),
+    };
+    World {
+        router: Arc::new(Router::new(ports, settings)),
+        sqs,
+        sm,
+        events,
+        outbound,
+        dlq,
+        prefix,
+    }
+}
+
+impl World {
+    async fn endpoint(&self, name: &str, extra: &str) {
+        let cfg = format!(r#"{{"url":"https://{name}.example.com/hook"{extra}}}"#);
+        moto::put_secret(&self.sm, &format!("{}/endpoints/{name}", self.prefix), &cfg).await;
+    }
+
+    async fn event(&self, json: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.events)
+            .message_body(json)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Jobs on the outbound queue, by endpoint (taken off the queue).
+    async fn jobs(&self) -> BTreeMap<String, Vec<DeliveryJob>> {
+        let mut by = BTreeMap::<String, Vec<DeliveryJob>>::new();
+        for m in moto::drain(&self.sqs, &self.outbound).await {
+            let job: DeliveryJob = serde_json::from_str(m.body().unwrap()).unwrap();
+            let attr = m.message_attributes().unwrap()["endpoint"]
+                .string_value()
+                .unwrap()
+                .to_string();
+            assert_eq!(attr, job.endpoint);
+            by.entry(job.endpoint.clone()).or_default().push(job);
+            self.sqs
+                .delete_message()
+                .queue_url(&self.outbound)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        by
+    }
+
+    async fn route_all(&self) -> Recording {
+        let rec = Recording(self.router.clone(), Mutex::new(vec![]));
+        let mut poller = Poller::new(self.sqs.clone(), self.events.clone())
+            .await
+            .unwrap();
+        poller.wait_secs = 0;
+        loop {
+            let r = poller.poll_once(&rec).await.unwrap();
+            assert!(r.failed.is_empty(), "{r:?}");
+            if r.received == 0 {
+                return rec;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn events_fan_out_to_exactly_the_subscribed_endpoints_with_filters() {
+    let w = world().await;
+    w.endpoint("orders", r#","events":["order.*"]"#).await;
+    w.endpoint("ideas", r#","events":["idea.created"]"#).await;
+    // Leaf Trade-style: every event, but only settled statuses.
+    w.endpoint(
+        "erp",
+        r#","events":["*"],"filters":[{"pointer":"/status","not_one_of":["Approving"]}]"#,
+    )
+    .await;
+    w.endpoint("paused", r#","events":["*"],"enabled":false"#)
+        .await;
+    w.endpoint("direct-only", "").await;
+    w.event(r#"{"id":"e1","type":"order.updated","payload":{"status":"Approving"}}"#)
+        .await;
+    w.event(r#"{"id":"e2","type":"order.updated","payload":{"status":"Approved","total":1.50}}"#)
+        .await;
+    w.event(r#"{"id":"e3","type":"idea.created","payload":{"title":"x"}}"#)
+        .await;
+    w.route_all().await;
+
+    let jobs = w.jobs().await;
+    let routed: BTreeMap<&str, Vec<&str>> = jobs
+        .iter()
+        .map(|(e, js)| {
+            let mut ids: Vec<&str> = js.iter().map(|j| j.event_id.as_deref().unwrap()).collect();
+            ids.sort();
+            (e.as_str(), ids)
+        })
+        .collect();
+    assert_eq!(
+        routed,
+        BTreeMap::from([
+            ("erp", vec!["e2", "e3"]),
+            ("ideas", vec!["e3"]),
+            ("orders", vec!["e1", "e2"])
+        ])
+    );
+    let e2 = jobs["orders"]
+        .iter()
+        .find(|j| j.event_id.as_deref() == Some("e2"))
+        .unwrap();
+    assert_eq!(
+        e2.payload.get(),
+        r#"{"status":"Approved","total":1.50}"#,
+        "payload bytes kept"
+    );
+    assert_eq!(e2.event_type, "order.updated");
+    assert_eq!(e2.id, DeliveryJob::derived_id("e2", "orders"));
+}
+
+#[tokio::test]
+async fn a_retried_batch_writes_no_job_twice_and_a_bad_event_blocks_nothing() {
+    let w = world().await;
+    w.endpoint("a", r#","events":["*"]"#).await;
+    w.endpoint("b", r#","events":["t.*"]"#).await;
+    w.event(r#"{"id":"e1","type":"t.one","payload":{}}"#).await;
+    w.event("not an event").await;
+    w.event(r#"{"type":"t.two","payload":[1,2]}"#).await;
+    let rec = w.route_all().await;
+    let first = w.jobs().await;
+    assert_eq!(first["a"].len(), 2);
+    assert_eq!(first["b"].len(), 2);
+    let dead = moto::drain(&w.sqs, &w.dlq).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body(), Some("not an event"));
+    assert_eq!(
+        dead[0].message_attributes().unwrap()["hookrelay-reason"].string_value(),
+        Some("invalid-event")
+    );
+
+    // Lambda retries the same batch (e.g. after a timeout): nothing new is written.
+    let seen: Vec<SqsEvent> = rec.1.lock().unwrap().clone();
+    for event in seen {
+        let resp = w.router.handle(event).await;
+        assert!(resp.batch_item_failures.is_empty());
+    }
+    assert!(w.jobs().await.is_empty(), "no duplicate jobs");
+}
