@@ -20,7 +20,8 @@ use std::process::ExitCode;
     about = "Webhook gateway on AWS serverless: sign, verify, send, publish, inspect queues, run the pipeline locally.",
     after_help = "Commands that talk to a pipeline read .hookrelay/local.env (written by `make dev`) when it exists, \
                   else the usual AWS environment (AWS_REGION, credentials) and the queue URLs \
-                  INBOUND_QUEUE_URL, OUTBOUND_QUEUE_URL, EVENTS_QUEUE_URL and their *_DLQ_URL."
+                  INBOUND_QUEUE_URL, OUTBOUND_QUEUE_URL, EVENTS_QUEUE_URL and their *_DLQ_URL, \
+                  HOOKRELAY_SECRETS_PREFIX (default hookrelay) and HOOKRELAY_STATE_TABLE."
 )]
 struct Cli {
     /// Read settings from this file instead of .hookrelay/local.env.

@@ -384,25 +384,29 @@ hookrelay is running locally ({secrets} example sources and endpoints created).
   logs            {logs}
 
 Try, in another terminal:
-  # 1. a webhook signed the way GitHub signs it: 202 and an envelope on the inbound queue
+  # 1. a webhook signed the way GitHub signs it: 202, an envelope on the inbound queue, and
+  #    (the github source relays) a re-signed delivery to the demo endpoint: watch it below
   echo '{{"zen":"Keep it logically awesome."}}' | target/debug/hookrelay send --scheme github \
       --key {gh} --url {receiver}/webhooks/github -H 'X-GitHub-Event: ping'
   target/debug/hookrelay queue peek --queue inbound
 
-  # 2. the same with one wrong key: 401, nothing queued
+  # 2. the same with a wrong key: 401, nothing queued
   echo '{{"zen":"x"}}' | target/debug/hookrelay send --scheme github --key wrong --url {receiver}/webhooks/github
 
-  # 3. deliver a job, signed (Standard Webhooks), to the demo endpoint: watch it arrive below
-  echo '{{"invoice":42}}' | target/debug/hookrelay publish --endpoint demo --event invoice.paid
-
-  # 4. an endpoint that fails twice: retried after 2 s and 4 s, delivered on the third attempt
+  # 3. an endpoint that fails twice: retried after 2 s and 4 s, delivered on the third attempt
   echo '{{"order":7}}' | target/debug/hookrelay publish --endpoint flaky --event order.created
 
-  # 5. an endpoint that always fails ends in the dead-letter queue; bring it back
-  curl -X POST {demo}/_control/broken/fail?times=always
+  # 4. an endpoint that always fails ends in the dead-letter queue; bring it back
+  curl -X POST '{demo}/_control/broken/fail?times=always'
   echo '{{"n":1}}' | target/debug/hookrelay publish --endpoint broken --event test
-  target/debug/hookrelay dlq list        # after ~10 s
+  target/debug/hookrelay dlq list        # after ~6 s
   curl -X POST {demo}/_control/broken/recover && target/debug/hookrelay dlq redrive
+
+  # 5. fan-out, disable, park, enable and replay
+  target/debug/hookrelay endpoints list
+  target/debug/hookrelay endpoints disable demo --reason maintenance
+  echo '{{"n":2}}' | target/debug/hookrelay publish --event invoice.paid     # parked, not lost
+  target/debug/hookrelay endpoints enable demo                              # replayed in order
 
 Ctrl-C stops everything."#,
         env = local_env.display(),

@@ -547,3 +547,17 @@ mod vectors {
         }
     }
 }
+
+/// The README's scheme table must list every scheme of the code's table.
+#[test]
+fn the_readme_lists_every_scheme() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    for row in SCHEMES {
+        assert!(
+            readme.contains(&format!("| `{}` |", row.name)),
+            "README.md lacks a row for {}",
+            row.name
+        );
+    }
+}
