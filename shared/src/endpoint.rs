@@ -237,11 +237,23 @@ impl Endpoint {
         {
             return Err("batch.max_items must be between 1 and 10 (an SQS batch)".into());
         }
+        // Every header the scheme writes (not only its credentials: Standard
+        // Webhooks also writes webhook-id and webhook-timestamp), so a
+        // request never carries two values of one header.
         let reserved: Vec<String> = scheme
             .as_ref()
-            .map(|s| s.credential_headers())
+            .map(|s| {
+                let mut names = s.credential_headers();
+                names.extend(s.signing_headers());
+                names
+            })
             .unwrap_or_default();
+        let idempotency = config
+            .idempotency_header
+            .as_deref()
+            .map(str::to_ascii_lowercase);
         let mut headers = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
         for (name, value) in &config.headers {
             let lower = name.to_ascii_lowercase();
             http::HeaderName::from_bytes(name.as_bytes())
@@ -256,11 +268,34 @@ impl Endpoint {
             if reserved.contains(&lower) {
                 return Err(format!("headers: {name} is set by the signature scheme"));
             }
+            if idempotency.as_deref() == Some(lower.as_str()) {
+                return Err(format!(
+                    "headers: {name} is the idempotency_header, which carries the job id"
+                ));
+            }
+            if seen.contains(&lower) {
+                return Err(format!("headers: {name} is listed twice"));
+            }
+            seen.push(lower);
             headers.push((name.clone(), value.clone()));
         }
         if let Some(h) = &config.idempotency_header {
             http::HeaderName::from_bytes(h.as_bytes())
                 .map_err(|_| format!("idempotency_header: {h:?} is not a header name"))?;
+            let lower = h.to_ascii_lowercase();
+            if FORBIDDEN_HEADERS.contains(&lower.as_str()) || lower == "content-type" {
+                return Err(format!(
+                    "idempotency_header: {h} cannot be set, it would break the request"
+                ));
+            }
+            // The scheme's own id header already carries the job id (Standard
+            // Webhooks' webhook-id); any other header it writes would clash.
+            let scheme_id = scheme.as_ref().and_then(Scheme::id_header);
+            if reserved.contains(&lower) && scheme_id != Some(lower.as_str()) {
+                return Err(format!(
+                    "idempotency_header: {h} is set by the signature scheme"
+                ));
+            }
         }
         if !(1..=300).contains(&config.timeout_secs) {
             return Err("timeout_secs must be between 1 and 300".into());
@@ -299,7 +334,8 @@ impl Endpoint {
 
 impl FromSecret for Endpoint {
     fn from_secret(text: &str) -> Result<Self, String> {
-        let config: EndpointConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        // Logged and copied into DLQ attributes: the field path, never a value.
+        let config: EndpointConfig = crate::config_error::parse(text)?;
         Endpoint::compile(config)
     }
 }
@@ -367,6 +403,56 @@ mod tests {
         assert!(e.unwrap_err().contains("signature scheme"));
         assert!(ep(r#"{"url":"https://x.io","headers":{"Authorization":"Bearer t"}}"#).is_ok());
         assert!(ep(r#"{"url":"https://x.io","headers":{"X":"a\nb"}}"#).is_err());
+    }
+
+    #[test]
+    fn headers_the_scheme_or_the_sender_write_cannot_be_duplicated() {
+        let sw = r#""signature":{"keys":["whsec_dGVzdA=="]}"#;
+        // Standard Webhooks writes webhook-id and webhook-timestamp besides its signature.
+        for h in ["webhook-id", "Webhook-Timestamp", "webhook-signature"] {
+            let e = ep(&format!(
+                r#"{{"url":"https://x.io",{sw},"idempotency_header":null,"headers":{{"{h}":"v"}}}}"#
+            ))
+            .unwrap_err();
+            assert!(e.contains("signature scheme"), "{h}: {e}");
+        }
+        // The idempotency header is the sender's.
+        let e = ep(r#"{"url":"https://x.io","headers":{"Webhook-Id":"v"}}"#).unwrap_err();
+        assert!(e.contains("idempotency_header"), "{e}");
+        let e = ep(r#"{"url":"https://x.io","headers":{"X-A":"1","x-a":"2"}}"#).unwrap_err();
+        assert!(e.contains("twice"), "{e}");
+        for h in ["Host", "content-length", "Content-Type"] {
+            let e = ep(&format!(
+                r#"{{"url":"https://x.io","idempotency_header":"{h}"}}"#
+            ))
+            .unwrap_err();
+            assert!(e.contains("break the request"), "{h}: {e}");
+        }
+        let e = ep(&format!(
+            r#"{{"url":"https://x.io",{sw},"idempotency_header":"webhook-signature"}}"#
+        ))
+        .unwrap_err();
+        assert!(e.contains("signature scheme"), "{e}");
+        // Standard Webhooks' own id header carries the same id: allowed (the default).
+        assert!(ep(&format!(r#"{{"url":"https://x.io",{sw}}}"#)).is_ok());
+        assert!(ep(r#"{"url":"https://x.io","idempotency_header":"X-Idempotency-Key"}"#).is_ok());
+    }
+
+    #[test]
+    fn wrong_types_never_quote_a_secret() {
+        for text in [
+            r#"{"url":"https://x.io","headers":"Bearer s3cr3t"}"#,
+            r#"{"url":"https://x.io","headers":{"Authorization":["Bearer s3cr3t"]}}"#,
+            r#"{"url":"https://x.io","signature":{"keys":"whsec_s3cr3t"}}"#,
+            r#"{"url":"https://x.io","signature":{"scheme":"s3cr3t","keys":["k"]}}"#,
+        ] {
+            let e = ep(text).unwrap_err();
+            assert!(!e.contains("s3cr3t"), "{e}");
+            assert!(
+                e.starts_with("headers") || e.starts_with("signature"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -4,12 +4,16 @@
 //! - [`envelope`]: the versioned message the receiver puts on the inbound queue;
 //! - [`source`]: a receiver source's configuration (a Secrets Manager secret);
 //! - [`secrets`]: the Secrets Manager port, its adapter and a typed TTL cache;
+//! - [`config_error`]: parsing configuration secrets without quoting values in errors;
+//! - [`attempts`]: real delivery attempts per message (the receive count overcounts);
 //! - [`queue`]: the SQS port and adapter;
 //! - [`aws`]: building SDK clients once, with one TLS stack;
 //! - [`clock`]: time as a port.
 
+pub mod attempts;
 pub mod aws;
 pub mod clock;
+pub mod config_error;
 pub mod endpoint;
 pub mod envelope;
 pub mod event;

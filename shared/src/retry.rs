@@ -16,6 +16,37 @@ pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600 - 60);
 /// Bounds for a `Retry-After` an endpoint asks for.
 pub const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// Most attempts a schedule may have (delays + 1). The outbound queue's
+/// `maxReceiveCount` (template default 50, at least 25) stays above it with
+/// room for receives that are not attempts (infrastructure retries,
+/// throttled or crashed invocations).
+pub const MAX_ATTEMPTS: u32 = 20;
+
+/// Longest a schedule may take in all, counting its jitter at the top of
+/// its range: 3 days, well inside the outbound queue's 14-day retention,
+/// leaving room for infrastructure retries and, on FIFO queues, time spent
+/// waiting behind an earlier job of the same endpoint.
+pub const MAX_SPAN: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// Waits after failures that are not the endpoint's (Secrets Manager or the
+/// state table unavailable): they double with every receive of the message
+/// from this base up to [`INFRA_RETRY_MAX`], so an outage spends few of
+/// the message's receives (`maxReceiveCount`).
+pub const INFRA_RETRY_BASE: Duration = Duration::from_secs(30);
+pub const INFRA_RETRY_MAX: Duration = Duration::from_secs(3600);
+
+/// The wait after an infrastructure failure on receive number `receives`
+/// (1-based): 30 s, 1 min, 2 min, ... up to an hour, spread by `jitter`
+/// (relative) with `unit` in [-1, 1] so instances do not come back together.
+pub fn infra_retry_delay(receives: u32, jitter: f64, unit: f64) -> Duration {
+    let doublings = receives.saturating_sub(1).min(16);
+    let base = INFRA_RETRY_BASE
+        .saturating_mul(1 << doublings)
+        .min(INFRA_RETRY_MAX);
+    let factor = 1.0 + jitter.clamp(0.0, 1.0) * unit.clamp(-1.0, 1.0);
+    base.mul_f64(factor.max(0.0)).max(MIN_RETRY_AFTER)
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrySchedule {
     pub delays: Vec<Duration>,
@@ -53,16 +84,34 @@ impl RetrySchedule {
         Some(base.mul_f64(factor.max(0.0)).min(MAX_VISIBILITY))
     }
 
+    /// The longest the schedule can take: every delay at the top of its jitter.
+    pub fn max_span(&self) -> Duration {
+        let total: Duration = self.delays.iter().sum();
+        total.mul_f64(1.0 + self.jitter)
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         if !(0.0..=1.0).contains(&self.jitter) {
             return Err("retry.jitter must be between 0 and 1".into());
         }
-        if self.delays.len() > 100 {
-            return Err("retry.delays has more than 100 entries".into());
+        if self.delays.len() >= MAX_ATTEMPTS as usize {
+            return Err(format!(
+                "retry.delays has {} entries: at most {} attempts ({} delays) are allowed",
+                self.delays.len(),
+                MAX_ATTEMPTS,
+                MAX_ATTEMPTS - 1
+            ));
         }
         if let Some(d) = self.delays.iter().find(|d| **d > MAX_VISIBILITY) {
             return Err(format!(
                 "retry delay {d:?} is above SQS's 12-hour visibility limit"
+            ));
+        }
+        if self.max_span() > MAX_SPAN {
+            return Err(format!(
+                "retry.delays add up to {} with jitter: at most {} in all",
+                humantime::format_duration(Duration::from_secs(self.max_span().as_secs())),
+                humantime::format_duration(MAX_SPAN)
             ));
         }
         Ok(())
@@ -192,6 +241,41 @@ mod tests {
             .is_err()
         );
         assert!(serde_json::from_str::<RetryConfig>(r#"{"delays": ["soon"]}"#).is_err());
+    }
+
+    #[test]
+    fn schedules_fit_the_documented_limits() {
+        let hours = |n: u64| Duration::from_secs(n * 3600);
+        let ok = |delays: Vec<Duration>, jitter: f64| RetrySchedule { delays, jitter }.validate();
+        assert!(RetrySchedule::default().validate().is_ok());
+        assert!(RetrySchedule::default().max_span() < MAX_SPAN);
+        // 20 attempts is the most; 21 is refused.
+        assert!(ok(vec![Duration::from_secs(60); 19], 0.2).is_ok());
+        let e = ok(vec![Duration::from_secs(60); 20], 0.2).unwrap_err();
+        assert!(e.contains("at most 20 attempts"), "{e}");
+        // Six 12-hour waits fit in 3 days without jitter, not with it.
+        assert!(ok(vec![hours(11); 6], 0.0).is_ok());
+        let e = ok(vec![hours(11); 6], 0.2).unwrap_err();
+        assert!(e.contains("at most 3days"), "{e}");
+        // The old limits allowed 100 waits of almost 12 h (about 50 days).
+        assert!(ok(vec![hours(11); 100], 0.0).is_err());
+    }
+
+    #[test]
+    fn infrastructure_retries_back_off_with_the_receive_count() {
+        let d = |n| infra_retry_delay(n, 0.0, 0.0).as_secs();
+        assert_eq!(
+            (1..=9).map(d).collect::<Vec<_>>(),
+            vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
+        );
+        assert_eq!(d(u32::MAX), 3600);
+        assert_eq!(d(0), 30);
+        assert_eq!(infra_retry_delay(1, 0.2, 1.0).as_secs(), 36);
+        assert_eq!(infra_retry_delay(1, 0.2, -1.0).as_secs(), 24);
+        // 20 receives at 30 s each would be 10 minutes of an outage; backed
+        // off, 20 receives cover more than 14 hours.
+        let total: u64 = (1..=20).map(d).sum();
+        assert!(total > 14 * 3600, "{total}");
     }
 
     #[test]

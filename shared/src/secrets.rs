@@ -8,15 +8,17 @@
 //! are `Box<dyn Error>` (not `Send`), which cannot cross an `.await` in a
 //! Lambda handler. [`ConfigCache`] caches the compiled value, refreshes a
 //! single secret on demand at most once per interval (the receiver's rotated
-//! key rule), caches "not found" briefly so unknown names cannot hammer
-//! Secrets Manager, serves the last good value while Secrets Manager is
+//! key rule, also counting failed fetches), caches "not found" briefly so a
+//! repeated unknown name cannot hammer Secrets Manager (and keeps at most
+//! [`CacheSettings::max_negative_entries`] such names, so distinct ones
+//! cannot grow memory), serves the last good value while Secrets Manager is
 //! down, and always asks for `VersionStage=AWSCURRENT`. It is tested with a
 //! controllable clock below and against moto in the functions' tests.
 
 use crate::clock::Clock;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -90,6 +92,10 @@ pub struct CacheSettings {
     pub negative_ttl: Duration,
     /// After a failed fetch, how long the last good value is served before trying again.
     pub retry_after_failure: Duration,
+    /// At most this many names without a value ("not found", "invalid", or
+    /// never fetched successfully) are kept; the oldest are forgotten first,
+    /// so a flood of distinct unknown names cannot grow the cache.
+    pub max_negative_entries: usize,
 }
 
 impl Default for CacheSettings {
@@ -99,6 +105,7 @@ impl Default for CacheSettings {
             min_refresh_interval: Duration::from_secs(30),
             negative_ttl: Duration::from_secs(30),
             retry_after_failure: Duration::from_secs(5),
+            max_negative_entries: 1024,
         }
     }
 }
@@ -146,14 +153,32 @@ impl<T> Clone for Value<T> {
 
 struct Entry<T> {
     value: Value<T>,
-    fetched_at: OffsetDateTime,
     fresh_until: OffsetDateTime,
 }
 
+struct SlotState<T> {
+    entry: Option<Entry<T>>,
+    /// When the secret was last asked for, whatever the answer (a failed
+    /// fetch counts too): forced refreshes are limited from here, so an
+    /// outage does not turn every bad signature into a call.
+    attempted_at: Option<OffsetDateTime>,
+    /// Set while this slot has no value: its place in the negative queue
+    /// (an entry with another number is stale and skipped).
+    negative_seq: Option<u64>,
+}
+
 struct Slot<T> {
-    entry: Mutex<Option<Entry<T>>>,
+    state: Mutex<SlotState<T>>,
     /// Single flight: concurrent misses for one secret wait for one fetch.
     fetching: tokio::sync::Mutex<()>,
+}
+
+struct Slots<T> {
+    map: HashMap<String, Arc<Slot<T>>>,
+    /// Names without a value, in the order they lost it (or never had
+    /// one), each with the sequence number its slot holds.
+    negatives: VecDeque<(String, u64)>,
+    next_seq: u64,
 }
 
 /// Typed TTL cache of configuration secrets.
@@ -161,7 +186,7 @@ pub struct ConfigCache<T> {
     source: Arc<dyn SecretSource>,
     clock: Arc<dyn Clock>,
     settings: CacheSettings,
-    slots: Mutex<HashMap<String, Arc<Slot<T>>>>,
+    slots: Mutex<Slots<T>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -180,18 +205,73 @@ impl<T: FromSecret> ConfigCache<T> {
             source,
             clock,
             settings,
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(Slots {
+                map: HashMap::new(),
+                negatives: VecDeque::new(),
+                next_seq: 0,
+            }),
         }
     }
 
     fn slot(&self, name: &str) -> Arc<Slot<T>> {
         let mut slots = lock(&self.slots);
-        Arc::clone(slots.entry(name.to_string()).or_insert_with(|| {
+        Arc::clone(slots.map.entry(name.to_string()).or_insert_with(|| {
             Arc::new(Slot {
-                entry: Mutex::new(None),
+                state: Mutex::new(SlotState {
+                    entry: None,
+                    attempted_at: None,
+                    negative_seq: None,
+                }),
                 fetching: tokio::sync::Mutex::new(()),
             })
         }))
+    }
+
+    /// Number of names the cache holds (tests: the negative bound).
+    pub fn len(&self) -> usize {
+        lock(&self.slots).map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records that `name` has no value now and forgets the oldest names
+    /// without a value beyond `max_negative_entries`. Lock order: the slot
+    /// map, then a slot's state (never the other way round).
+    fn note_negative(&self, name: &str, slot: &Slot<T>) {
+        let mut slots = lock(&self.slots);
+        {
+            let mut state = lock(&slot.state);
+            if state.negative_seq.is_some() {
+                // Already queued since it last had a value: keeps its place.
+                return;
+            }
+            state.negative_seq = Some(slots.next_seq);
+        }
+        let seq = slots.next_seq;
+        slots.next_seq += 1;
+        slots.negatives.push_back((name.to_string(), seq));
+        while slots.negatives.len() > self.settings.max_negative_entries {
+            let Some((old, old_seq)) = slots.negatives.pop_front() else {
+                break;
+            };
+            // Only if that entry is still the name's: a name that found a
+            // value since (and maybe lost it again) is not evicted by it.
+            let current = slots
+                .map
+                .get(&old)
+                .is_some_and(|s| lock(&s.state).negative_seq == Some(old_seq));
+            if current {
+                // A caller holding this slot finishes with its own Arc; the
+                // next lookup of the name starts afresh.
+                slots.map.remove(&old);
+            }
+        }
+    }
+
+    fn note_positive(slot: &Slot<T>) {
+        lock(&slot.state).negative_seq = None;
     }
 
     fn answer(name: &str, value: Value<T>) -> Result<Option<Arc<T>>, CacheError> {
@@ -206,7 +286,8 @@ impl<T: FromSecret> ConfigCache<T> {
     }
 
     fn fresh(slot: &Slot<T>, now: OffsetDateTime) -> Option<Value<T>> {
-        lock(&slot.entry)
+        lock(&slot.state)
+            .entry
             .as_ref()
             .filter(|e| now < e.fresh_until)
             .map(|e| e.value.clone())
@@ -232,9 +313,9 @@ impl<T: FromSecret> ConfigCache<T> {
         let slot = self.slot(name);
         let _flight = slot.fetching.lock().await;
         let now = self.clock.now();
-        let recent = lock(&slot.entry)
-            .as_ref()
-            .is_some_and(|e| now - e.fetched_at < self.settings.min_refresh_interval);
+        let recent = lock(&slot.state)
+            .attempted_at
+            .is_some_and(|at| now - at < self.settings.min_refresh_interval);
         if recent {
             return Ok(None);
         }
@@ -243,12 +324,15 @@ impl<T: FromSecret> ConfigCache<T> {
 
     /// Drops every cached value (tests, CLI after writing a secret).
     pub fn clear(&self) {
-        lock(&self.slots).clear();
+        let mut slots = lock(&self.slots);
+        slots.map.clear();
+        slots.negatives.clear();
     }
 
     async fn fetch_into(&self, name: &str, slot: &Slot<T>) -> Result<Option<Arc<T>>, CacheError> {
         let fetched = self.source.fetch(name).await;
         let now = self.clock.now();
+        lock(&slot.state).attempted_at = Some(now);
         let value = match fetched {
             Ok(Some(text)) => match T::from_secret(&text) {
                 Ok(v) => Value::Found(Arc::new(v)),
@@ -256,16 +340,26 @@ impl<T: FromSecret> ConfigCache<T> {
             },
             Ok(None) => Value::NotFound,
             Err(e) => {
-                let mut entry = lock(&slot.entry);
-                if let Some(stale) = entry.as_mut()
-                    && let Value::Found(v) = &stale.value
-                {
+                let stale = {
+                    let mut state = lock(&slot.state);
+                    match state.entry.as_mut() {
+                        Some(stale) => match &stale.value {
+                            Value::Found(v) => {
+                                stale.fresh_until = now + self.settings.retry_after_failure;
+                                Some(Arc::clone(v))
+                            }
+                            _ => None,
+                        },
+                        None => None,
+                    }
+                };
+                if let Some(v) = stale {
                     // Keep serving the last good value; try again shortly.
                     tracing::warn!(secret = name, error = %e, "secrets store unavailable; serving the cached value");
-                    let v = Arc::clone(v);
-                    stale.fresh_until = now + self.settings.retry_after_failure;
                     return Ok(Some(v));
                 }
+                // Nothing to serve: the slot counts as one without a value.
+                self.note_negative(name, slot);
                 return Err(e.into());
             }
         };
@@ -273,11 +367,16 @@ impl<T: FromSecret> ConfigCache<T> {
             Value::Found(_) => self.settings.ttl,
             _ => self.settings.negative_ttl,
         };
-        *lock(&slot.entry) = Some(Entry {
+        let found = matches!(value, Value::Found(_));
+        lock(&slot.state).entry = Some(Entry {
             value: value.clone(),
-            fetched_at: now,
             fresh_until: now + ttl,
         });
+        if found {
+            Self::note_positive(slot);
+        } else {
+            self.note_negative(name, slot);
+        }
         Self::answer(name, value)
     }
 }
@@ -408,6 +507,76 @@ mod tests {
             calls,
             "backs off before retrying"
         );
+    }
+
+    #[tokio::test]
+    async fn forced_refreshes_are_limited_while_the_store_is_down() {
+        let (src, clock, cache) = setup();
+        set(&src, "a", "1");
+        cache.get("a").await.unwrap();
+        src.down.store(true, Ordering::SeqCst);
+        clock.advance(Duration::from_secs(30));
+        // The first forced refresh tries, fails, and serves the cached value.
+        let r = cache.refresh("a").await.unwrap().unwrap().unwrap();
+        assert_eq!(*r, Num(1));
+        let calls = src.calls.load(Ordering::SeqCst);
+        // Every failed verification asks again: only once per interval.
+        for _ in 0..5 {
+            clock.advance(Duration::from_secs(5));
+            assert!(cache.refresh("a").await.unwrap().is_none(), "too soon");
+        }
+        assert_eq!(src.calls.load(Ordering::SeqCst), calls);
+        clock.advance(Duration::from_secs(5));
+        assert!(cache.refresh("a").await.unwrap().is_some());
+        assert_eq!(src.calls.load(Ordering::SeqCst), calls + 1);
+        // A cold name whose fetch failed is limited as well.
+        assert!(cache.get("cold").await.is_err());
+        let calls = src.calls.load(Ordering::SeqCst);
+        assert!(cache.refresh("cold").await.unwrap().is_none());
+        assert_eq!(src.calls.load(Ordering::SeqCst), calls);
+    }
+
+    #[tokio::test]
+    async fn distinct_unknown_names_are_bounded_oldest_first() {
+        let src = Arc::new(FakeSource::default());
+        let clock = Arc::new(ManualClock::at_unix(1_000_000));
+        let settings = CacheSettings {
+            max_negative_entries: 3,
+            ..CacheSettings::default()
+        };
+        let cache: ConfigCache<Num> = ConfigCache::new(src.clone(), clock.clone(), settings);
+        set(&src, "known", "7");
+        cache.get("known").await.unwrap();
+        for i in 0..100 {
+            assert!(cache.get(&format!("nope-{i}")).await.unwrap().is_none());
+        }
+        // The three newest unknown names and the known one.
+        assert_eq!(cache.len(), 4);
+        let calls = src.calls.load(Ordering::SeqCst);
+        assert!(cache.get("nope-99").await.unwrap().is_none());
+        assert_eq!(*cache.get("known").await.unwrap().unwrap(), Num(7));
+        assert_eq!(src.calls.load(Ordering::SeqCst), calls, "both still cached");
+        assert!(cache.get("nope-0").await.unwrap().is_none());
+        assert_eq!(
+            src.calls.load(Ordering::SeqCst),
+            calls + 1,
+            "the oldest was forgotten"
+        );
+        // A name asked again counts once, at its newest place.
+        for _ in 0..10 {
+            clock.advance(Duration::from_secs(30));
+            cache.get("nope-0").await.unwrap();
+        }
+        assert_eq!(cache.len(), 4);
+        // Failed fetches of unknown names are bounded too.
+        src.down.store(true, Ordering::SeqCst);
+        for i in 0..100 {
+            assert!(cache.get(&format!("down-{i}")).await.is_err());
+        }
+        assert_eq!(cache.len(), 4);
+        src.down.store(false, Ordering::SeqCst);
+        clock.advance(Duration::from_secs(301));
+        assert_eq!(*cache.get("known").await.unwrap().unwrap(), Num(7));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

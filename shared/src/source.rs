@@ -148,9 +148,9 @@ impl Source {
 
 impl FromSecret for Source {
     fn from_secret(text: &str) -> Result<Self, String> {
-        // serde_json's messages name fields and positions, never values of
-        // keys, so they are safe to log.
-        let config: SourceConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        // Errors are logged and copied into DLQ attributes: they name the
+        // field path, never a value (serde's own messages would quote it).
+        let config: SourceConfig = crate::config_error::parse(text)?;
         Source::compile(config)
     }
 }
@@ -216,6 +216,23 @@ mod tests {
         )
         .unwrap_err();
         assert!(!err.contains("s3cr3t"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_never_quote_a_key() {
+        for text in [
+            r#"{"signature":{"scheme":"github","keys":"s3cr3t"}}"#,
+            r#"{"signature":{"scheme":"leaddone","clients":{"c":"s3cr3t"}}}"#,
+            r#"{"signature":{"scheme":"github","keys":[{"secret":"s3cr3t","not_after":5}]}}"#,
+            r#"{"signature":{"scheme":"github","keys":["k"]},"forward_headers":"s3cr3t"}"#,
+        ] {
+            let err = Source::from_secret(text).unwrap_err();
+            assert!(!err.contains("s3cr3t"), "{err}");
+            assert!(
+                err.starts_with("signature") || err.starts_with("forward_headers"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

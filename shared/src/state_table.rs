@@ -1,11 +1,13 @@
 //! The state table (DynamoDB, on-demand): endpoint health, parked jobs of
-//! disabled endpoints, and fan-out markers. One table, three item kinds:
+//! disabled endpoints, and fan-out markers. One table, four item kinds
+//! (the last is written by [`crate::attempts`]):
 //!
 //! | pk                 | sk                                  | what                                  |
 //! |--------------------|-------------------------------------|---------------------------------------|
 //! | `endpoint#<name>`  | `health`                            | [`HealthState`] as JSON, `rev`, `disabled` |
 //! | `endpoint#<name>`  | `parked#<arrival ns, 20 digits>#<job id>` | a parked job body, `expires_at`  |
 //! | `event#<id>`       | `fanout`                            | endpoints already given a job, `expires_at` |
+//! | `message#<id>`     | `attempts`                          | failed attempts ([`crate::attempts`]), `expires_at` |
 //!
 //! Health items are read-modify-written with a condition on `rev`, so
 //! concurrent sender instances can never lose a transition: the loser

@@ -68,7 +68,7 @@ pub async fn queues(sqs: &aws_sdk_sqs::Client, prefix: &str) -> Result<Queues, S
     let mut q = Queues::new();
     let (inbound, inbound_dlq) = pair(sqs, &format!("{prefix}-inbound"), 30, 5).await?;
     // Six times the sender's 30 s timeout, as in template.yaml.
-    let (outbound, outbound_dlq) = pair(sqs, &format!("{prefix}-outbound"), 180, 20).await?;
+    let (outbound, outbound_dlq) = pair(sqs, &format!("{prefix}-outbound"), 180, 50).await?;
     let (events, events_dlq) = pair(sqs, &format!("{prefix}-events"), 180, 5).await?;
     q.insert("INBOUND_QUEUE_URL", inbound);
     q.insert("INBOUND_DLQ_URL", inbound_dlq);

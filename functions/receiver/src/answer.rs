@@ -39,6 +39,13 @@ pub enum Reject {
     QueueUnavailable(String),
     #[error("queue rejected the message: {0}")]
     QueueRejected(String),
+    /// Queued on the inbound queue but not on the events queue: answered
+    /// with an error so the platform sends it again and the fan-out is not
+    /// lost (the inbound queue then sees it twice).
+    #[error("events queue unavailable, event not relayed: {0}")]
+    RelayUnavailable(String),
+    #[error("events queue rejected the event: {0}")]
+    RelayRejected(String),
     #[error("source configuration invalid: {0}")]
     Misconfigured(String),
 }
@@ -51,10 +58,10 @@ impl Reject {
             Reject::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Reject::MalformedJson | Reject::NotAnArray => StatusCode::BAD_REQUEST,
             Reject::TooLarge | Reject::TooManyElements => StatusCode::PAYLOAD_TOO_LARGE,
-            Reject::SecretsUnavailable(_) | Reject::QueueUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Reject::QueueRejected(_) | Reject::Misconfigured(_) => {
+            Reject::SecretsUnavailable(_)
+            | Reject::QueueUnavailable(_)
+            | Reject::RelayUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Reject::QueueRejected(_) | Reject::RelayRejected(_) | Reject::Misconfigured(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }
@@ -70,10 +77,10 @@ impl Reject {
             Reject::NotAnArray => "bulk body must be a JSON array",
             Reject::TooManyElements => "too many elements",
             Reject::TooLarge => "payload too large",
-            Reject::SecretsUnavailable(_) | Reject::QueueUnavailable(_) => {
-                "temporarily unavailable, retry later"
-            }
-            Reject::QueueRejected(_) => "queue rejected the message",
+            Reject::SecretsUnavailable(_)
+            | Reject::QueueUnavailable(_)
+            | Reject::RelayUnavailable(_) => "temporarily unavailable, retry later",
+            Reject::QueueRejected(_) | Reject::RelayRejected(_) => "queue rejected the message",
             Reject::Misconfigured(_) => "source misconfigured",
         };
         let mut resp = match self {

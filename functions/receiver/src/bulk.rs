@@ -68,13 +68,42 @@ pub(crate) fn split<'a>(
         .collect()
 }
 
-pub(crate) async fn send_all(
+/// What happened to one element of a bulk body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// On the inbound queue (and on the events queue when the source relays).
+    Queued,
+    QueueUnavailable,
+    QueueRejected,
+    /// On the inbound queue but not on the events queue: reported as failed
+    /// so the platform sends it again and its fan-out is not lost.
+    RelayFailed,
+}
+
+impl Outcome {
+    fn from_error(e: &QueueError) -> Self {
+        match e {
+            QueueError::Unavailable(_) => Outcome::QueueUnavailable,
+            QueueError::Rejected(_) => Outcome::QueueRejected,
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Outcome::Queued => "received",
+            Outcome::QueueUnavailable => "queue unavailable, retry this element",
+            Outcome::QueueRejected => "rejected by the queue",
+            Outcome::RelayFailed => "not relayed for fan-out, retry this element",
+        }
+    }
+}
+
+/// Sends messages in chunks of [`MAX_BATCH`], concurrently (a 100-element
+/// body costs one round trip, not ten); one result per message, in order.
+async fn send_chunks(
     queue: &dyn Queue,
-    events: &[Event<'_>],
     messages: Vec<OutgoingMessage>,
-    bulk: &BulkConfig,
-    _body: &[u8],
-) -> Answer {
+) -> Vec<Result<String, QueueError>> {
     let mut chunks = Vec::new();
     let mut messages = messages.into_iter();
     loop {
@@ -84,18 +113,63 @@ pub(crate) async fn send_all(
         }
         chunks.push(chunk);
     }
-    // Chunks go out concurrently: a 100-element body costs one round trip, not ten.
     let outcomes = futures::future::join_all(chunks.into_iter().map(|chunk| async move {
         let n = chunk.len();
         match queue.send_batch(chunk).await {
-            Ok(results) => results,
+            Ok(results) if results.len() == n => results,
+            // A short answer would shift every later result onto the wrong
+            // element: count the whole chunk as failed instead.
+            Ok(_) => vec![Err(QueueError::Unavailable("short batch answer".into())); n],
             Err(e) => vec![Err(e); n],
         }
     }))
     .await;
-    let results: Vec<ElementResult> = outcomes
+    outcomes.into_iter().flatten().collect()
+}
+
+/// Puts every element on the inbound queue.
+pub(crate) async fn enqueue(queue: &dyn Queue, messages: Vec<OutgoingMessage>) -> Vec<Outcome> {
+    send_chunks(queue, messages)
+        .await
+        .iter()
+        .map(|r| match r {
+            Ok(_) => Outcome::Queued,
+            Err(e) => Outcome::from_error(e),
+        })
+        .collect()
+}
+
+/// Relay mode: hands the elements the inbound queue accepted (and only
+/// those: the platform sends the others again) to the events queue. An
+/// element whose relay fails is reported as failed. `relays` has one entry
+/// per element; `None` for an element that cannot be relayed (not JSON).
+pub(crate) async fn relay(
+    queue: &dyn Queue,
+    source: &str,
+    events: &[Event<'_>],
+    relays: Vec<Option<OutgoingMessage>>,
+    outcomes: &mut [Outcome],
+) {
+    let (indices, messages): (Vec<usize>, Vec<OutgoingMessage>) = relays
         .into_iter()
-        .flatten()
+        .enumerate()
+        .filter(|(i, _)| outcomes.get(*i) == Some(&Outcome::Queued))
+        .filter_map(|(i, m)| m.map(|m| (i, m)))
+        .unzip();
+    let results = send_chunks(queue, messages).await;
+    for (i, result) in indices.into_iter().zip(results) {
+        if let Err(e) = result {
+            tracing::error!(source, id = events[i].id, error = %e, "event not relayed; element reported as failed");
+            outcomes[i] = Outcome::RelayFailed;
+        }
+    }
+}
+
+/// LeadDone's answer: one result per element; 202 when all were queued, 207
+/// when some were, 503 when none were (the platform must retry it all).
+pub(crate) fn answer(events: &[Event<'_>], outcomes: &[Outcome], bulk: &BulkConfig) -> Answer {
+    let results: Vec<ElementResult> = outcomes
+        .iter()
         .zip(events)
         .map(|(outcome, event)| {
             let order_id = std::str::from_utf8(event.raw).ok().and_then(|t| {
@@ -103,14 +177,9 @@ pub(crate) async fn send_all(
                     .ok()
                     .flatten()
             });
-            let (success, message) = match outcome {
-                Ok(_) => (true, "received"),
-                Err(QueueError::Unavailable(_)) => (false, "queue unavailable, retry this element"),
-                Err(QueueError::Rejected(_)) => (false, "rejected by the queue"),
-            };
             ElementResult {
-                success,
-                message,
+                success: *outcome == Outcome::Queued,
+                message: outcome.message(),
                 order_id,
                 internal_id: event.id.clone(),
             }
@@ -144,13 +213,11 @@ pub(crate) async fn send_all(
 
 /// The events-queue message for relay mode.
 pub(crate) fn relay_message(
-    source: &Source,
     name: &str,
     event: &Event<'_>,
 ) -> Result<OutgoingMessage, &'static str> {
     let text = std::str::from_utf8(event.raw).map_err(|_| "body is not UTF-8 JSON")?;
     let payload: Box<RawValue> = serde_json::from_str(text).map_err(|_| "body is not JSON")?;
-    let _ = source;
     let mut e = RelayEvent::new(
         event.event_type.clone().unwrap_or_else(|| name.to_string()),
         payload,

@@ -162,21 +162,32 @@ impl Receiver {
             .iter()
             .map(|e| self.message(name, &headers, e, received_at))
             .collect::<Result<Vec<_>, _>>()?;
+        // Built before anything is queued: a relaying source without an
+        // events queue is refused before the inbound queue sees anything.
+        let relays = match source.config.relay {
+            true => Some(self.relay_messages(name, &events)?),
+            false => None,
+        };
 
         let mut answer = match &source.config.bulk {
             None => {
-                self.send_one(
-                    &events[0],
-                    messages.into_iter().next().expect("one message"),
-                )
-                .await?
+                let mut messages = messages.into_iter();
+                let msg = messages.next().ok_or(Reject::MalformedJson)?;
+                let answer = self.send_one(&events[0], msg).await?;
+                if let Some(Some(relay)) = relays.and_then(|r| r.into_iter().next()) {
+                    self.relay_one(name, &events[0], relay).await?;
+                }
+                answer
             }
-            Some(bulk) => bulk::send_all(&*self.inbound, &events, messages, bulk, body).await,
+            Some(bulk) => {
+                let mut outcomes = bulk::enqueue(&*self.inbound, messages).await;
+                if let (Some(relays), Some(queue)) = (relays, &self.events) {
+                    bulk::relay(&**queue, name, &events, relays, &mut outcomes).await;
+                }
+                bulk::answer(&events, &outcomes, bulk)
+            }
         };
         answer.key_index = verified.key_index;
-        if source.config.relay {
-            self.relay(&source, name, &events).await;
-        }
         Ok(answer)
     }
 
@@ -262,29 +273,54 @@ impl Receiver {
         }
     }
 
-    /// Relay mode: also hand each verified event to the router. The webhook
-    /// is already safely on the inbound queue, so a failure here is logged,
-    /// not answered with an error that would make the platform send it again.
-    async fn relay(&self, source: &Source, name: &str, events: &[Event<'_>]) {
-        let Some(queue) = &self.events else {
-            tracing::warn!(
-                source = name,
-                "relay is on but HOOKRELAY_EVENTS_QUEUE_URL is not set"
-            );
-            return;
-        };
-        for event in events {
-            let msg = match bulk::relay_message(source, name, event) {
-                Ok(m) => m,
+    /// Relay mode: the events-queue message of each event, `None` for one
+    /// that cannot be relayed (a body that is not JSON: logged, the
+    /// envelope is still queued). A relaying source without an events queue
+    /// is a deployment error, answered as such rather than dropping fan-out.
+    fn relay_messages(
+        &self,
+        name: &str,
+        events: &[Event<'_>],
+    ) -> Result<Vec<Option<OutgoingMessage>>, Reject> {
+        if self.events.is_none() {
+            return Err(Reject::Misconfigured(
+                "relay is on but HOOKRELAY_EVENTS_QUEUE_URL is not set".into(),
+            ));
+        }
+        Ok(events
+            .iter()
+            .map(|event| match bulk::relay_message(name, event) {
+                Ok(m) => Some(m),
                 Err(reason) => {
                     tracing::warn!(source = name, id = event.id, reason, "event not relayed");
-                    continue;
+                    None
                 }
-            };
-            if let Err(e) = queue.send(msg).await {
-                tracing::error!(source = name, id = event.id, error = %e, "event not relayed");
+            })
+            .collect())
+    }
+
+    /// Relays a single event that is already on the inbound queue. A failure
+    /// is answered with an error (503 when worth retrying) so the platform
+    /// sends the webhook again: its fan-out is not lost, the inbound queue
+    /// sees it twice (same id when the platform names its deliveries), and
+    /// the router, whose job ids derive from the event id, does not fan it
+    /// out twice.
+    async fn relay_one(
+        &self,
+        name: &str,
+        event: &Event<'_>,
+        msg: OutgoingMessage,
+    ) -> Result<(), Reject> {
+        let queue = self.events.as_ref().ok_or_else(|| {
+            Reject::Misconfigured("relay is on but HOOKRELAY_EVENTS_QUEUE_URL is not set".into())
+        })?;
+        queue.send(msg).await.map(|_| ()).map_err(|e| {
+            tracing::error!(source = name, id = event.id, error = %e, "event queued but not relayed; asking the platform to retry");
+            match e {
+                QueueError::Unavailable(e) => Reject::RelayUnavailable(e),
+                QueueError::Rejected(e) => Reject::RelayRejected(e),
             }
-        }
+        })
     }
 }
 

@@ -480,3 +480,140 @@ async fn the_queue_port_reports_sqs_refusals_as_rejections() {
         "{err:?}"
     );
 }
+
+/// A receiver whose sources relay to an events queue (`events_down`: one
+/// nobody answers), with its own inbound queue.
+async fn relaying(f: &Fixture, events_url: &str, events_down: bool) -> Receiver {
+    let events_client = if events_down {
+        aws_sdk_sqs::Client::new(&moto::sdk_config_down().await)
+    } else {
+        f.sqs.clone()
+    };
+    Receiver::new(
+        Arc::new(SecretsManager::new(f.sm.clone())),
+        Arc::new(SqsQueue::new(f.sqs.clone(), f.queue_url.clone())),
+        Some(Arc::new(SqsQueue::new(
+            events_client,
+            events_url.to_string(),
+        ))),
+        f.clock.clone(),
+        Settings::new(f.prefix.clone()),
+    )
+}
+
+const GITHUB_RELAY: &str = r#"{"signature":{"scheme":"github","keys":["gh-secret"]},"relay":true}"#;
+
+fn github_headers(f: &Fixture, body: &[u8], delivery: &str) -> Vec<(String, String)> {
+    let mut headers = f.sign(r#"{"scheme":"github","keys":["gh-secret"]}"#, "x", body);
+    headers.push(("X-GitHub-Event".into(), "push".into()));
+    headers.push(("X-GitHub-Delivery".into(), delivery.into()));
+    headers
+}
+
+#[tokio::test]
+async fn a_relay_failure_is_503_and_the_platform_retry_fans_out() {
+    let f = fixture().await;
+    f.add_source("github", GITHUB_RELAY).await;
+    let events = moto::create_queue(&f.sqs, "events", false, &[]).await;
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let headers = github_headers(&f, body, "d-7");
+
+    // The events queue is down: queued on the inbound queue, but not a 2xx.
+    let down = relaying(&f, &events, true).await;
+    let req = apigw::request("/webhooks/github", &headers, body, false);
+    let resp = down.handle(req).await;
+    assert_eq!(resp.headers().get("retry-after").unwrap(), "5");
+    assert_eq!(
+        response(resp),
+        (
+            503,
+            serde_json::json!({"error": "temporarily unavailable, retry later"})
+        )
+    );
+    assert!(moto::drain(&f.sqs, &events).await.is_empty());
+
+    // The platform sends it again: relayed this time, under the same id.
+    let up = relaying(&f, &events, false).await;
+    let req = apigw::request("/webhooks/github", &headers, body, false);
+    assert_eq!(response(up.handle(req).await).0, 202);
+    let relayed = moto::drain(&f.sqs, &events).await;
+    assert_eq!(relayed.len(), 1);
+    let event: serde_json::Value = serde_json::from_str(relayed[0].body().unwrap()).unwrap();
+    assert_eq!(event["id"], "github:d-7");
+    assert_eq!(event["type"], "push");
+    // The inbound queue saw the webhook twice, with the same id.
+    let ids: Vec<String> = f
+        .queued()
+        .await
+        .into_iter()
+        .map(|(e, _)| e.id.to_string())
+        .collect();
+    assert_eq!(ids, vec!["d-7", "d-7"]);
+}
+
+#[tokio::test]
+async fn a_relaying_source_without_an_events_queue_queues_nothing() {
+    let f = fixture().await;
+    f.add_source("github", GITHUB_RELAY).await;
+    let body = br#"{"a":1}"#;
+    let headers = github_headers(&f, body, "d-1");
+    let (status, answer) = f.post("github", &headers, body).await;
+    assert_eq!(status, 500, "{answer}");
+    assert!(f.queued().await.is_empty(), "refused before queueing");
+}
+
+#[tokio::test]
+async fn bulk_relays_only_what_the_inbound_queue_accepted() {
+    let f = fixture_with(&[("MaximumMessageSize", "1024")], false).await;
+    let events = moto::create_queue(&f.sqs, "events", false, &[]).await;
+    f.add_source(
+        "leaddone",
+        r#"{"signature":{"scheme":"leaddone","clients":{"shop-1":["ld-secret"]}},"bulk":{},"relay":true,"event_type":{"json_pointer":"/status"}}"#,
+    )
+    .await;
+    let mut elements: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{"id":"ORD-{i}","status":"new"}}"#))
+        .collect();
+    // Too big for the inbound queue, not for the events queue (and in a
+    // second SendMessageBatch chunk, so the first ten are accepted).
+    elements.push(format!(
+        r#"{{"id":"ORD-BIG","status":"new","note":"{}"}}"#,
+        "x".repeat(1200)
+    ));
+    let body = format!("[{}]", elements.join(","));
+    let headers = f.sign(
+        r#"{"scheme":"leaddone","client_id":"shop-1","keys":["ld-secret"]}"#,
+        "x",
+        body.as_bytes(),
+    );
+    let req = || apigw::request("/webhooks/leaddone", &headers, body.as_bytes(), false);
+
+    let up = relaying(&f, &events, false).await;
+    let (status, answer) = response(up.handle(req()).await);
+    assert_eq!(status, 207, "{answer}");
+    let relayed: Vec<String> = moto::drain(&f.sqs, &events)
+        .await
+        .iter()
+        .map(|m| {
+            let e: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            e["payload"]["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let mut relayed = relayed;
+    relayed.sort();
+    let accepted: Vec<String> = (0..10).map(|i| format!("ORD-{i}")).collect();
+    assert_eq!(relayed, accepted, "not ORD-BIG");
+    assert_eq!(f.queued().await.len(), 10);
+
+    // Events queue down: every element is on the inbound queue, none fanned
+    // out, so none counts as received and the platform sends them again.
+    let down = relaying(&f, &events, true).await;
+    let (status, answer) = response(down.handle(req()).await);
+    assert_eq!(status, 503, "{answer}");
+    let results = answer.as_array().unwrap();
+    for r in &results[..10] {
+        assert_eq!(r["success"], false);
+        assert_eq!(r["message"], "not relayed for fan-out, retry this element");
+    }
+    assert_eq!(results[10]["message"], "rejected by the queue");
+}

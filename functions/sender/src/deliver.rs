@@ -24,6 +24,12 @@ pub(crate) enum AttemptResult {
     Delivered {
         status: u16,
     },
+    /// The job cannot be signed (no active key, a payload the scheme cannot
+    /// carry): the configuration's fault, not the endpoint's, and retrying
+    /// would not change it.
+    CannotSign {
+        error: String,
+    },
     Failed {
         status: String,
         retry_after: Option<Duration>,
@@ -122,14 +128,13 @@ pub(crate) async fn attempt(
             Ok(s) => Some(s),
             Err(e) => {
                 // Cannot succeed later either: a payload Leanbe cannot wrap, no active key.
-                let failed = AttemptResult::Failed {
-                    status: "cannot-sign".into(),
-                    retry_after: None,
-                    gone: false,
-                    error: e.to_string(),
-                };
                 tracing::error!(job_id = id, endpoint = name, error = %e, "cannot sign");
-                return vec![failed; n];
+                return vec![
+                    AttemptResult::CannotSign {
+                        error: e.to_string()
+                    };
+                    n
+                ];
             }
         },
         None => None,
@@ -138,8 +143,16 @@ pub(crate) async fn attempt(
         .as_ref()
         .map(|s| s.body_or(&payload).to_vec())
         .unwrap_or(payload);
-    let mut headers: Vec<(String, String)> =
-        vec![("Content-Type".into(), "application/json".into())];
+    // An endpoint's own Content-Type (a charset, a vendor type) replaces ours
+    // rather than doubling it.
+    let mut headers: Vec<(String, String)> = Vec::new();
+    if !endpoint
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("Content-Type".into(), "application/json".into()));
+    }
     let signature_headers = signed.map(|s| s.headers).unwrap_or_default();
     if let Some(h) = &endpoint.config.idempotency_header
         && !signature_headers
@@ -161,7 +174,8 @@ pub(crate) async fn attempt(
         })
         .await;
     let duration_ms = started.elapsed().as_millis() as u64;
-    let attempts: Vec<u32> = unit.records.iter().map(|r| r.rec.attempt).collect();
+    // The receive count: the attempt number is only counted on failure.
+    let receives: Vec<u32> = unit.records.iter().map(|r| r.rec.receives).collect();
     let job_ids: Vec<&str> = unit.records.iter().map(|r| r.job.id.as_str()).collect();
 
     match outcome {
@@ -170,7 +184,7 @@ pub(crate) async fn attempt(
             tracing::info!(
                 job_id = job_ids.join(","),
                 endpoint = name,
-                attempt = attempts.iter().max().copied().unwrap_or(1),
+                receives = receives.iter().max().copied().unwrap_or(1),
                 status = resp.status,
                 duration_ms,
                 response = snippet,
@@ -182,7 +196,7 @@ pub(crate) async fn attempt(
             tracing::info!(
                 job_id = job_ids.join(","),
                 endpoint = name,
-                attempt = attempts.iter().max().copied().unwrap_or(1),
+                receives = receives.iter().max().copied().unwrap_or(1),
                 status = e.label(),
                 duration_ms,
                 error = %e,

@@ -15,6 +15,11 @@
 //! the job can never succeed, move it to the DLQ with the reason and let
 //! the original go. Nothing is deleted before it is delivered, parked, or
 //! safely in the DLQ.
+//!
+//! The attempt number that picks the next delay is the count of real
+//! failed attempts ([`AttemptLog`], in the state table), not the message's
+//! receive count: receives also happen without an attempt (records held
+//! behind a failing one in an ordered group, infrastructure retries).
 
 mod deliver;
 mod settings;
@@ -24,6 +29,7 @@ pub use settings::Settings;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use deliver::{AttemptResult, Unit};
 use futures::StreamExt;
+use hookrelay_shared::attempts::{AttemptLog, DynamoAttempts, ReceiveCountOnly};
 use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::endpoint::{Endpoint, secret_name, valid_endpoint_name};
 use hookrelay_shared::health::{
@@ -33,7 +39,7 @@ use hookrelay_shared::health_store::{DynamoHealth, SnsNotifier};
 use hookrelay_shared::job::DeliveryJob;
 use hookrelay_shared::outbound::{ReqwestTransport, Transport};
 use hookrelay_shared::queue::{MessageControl, OutgoingMessage, Queue, SqsQueue};
-use hookrelay_shared::retry::bounded_retry_after;
+use hookrelay_shared::retry::{bounded_retry_after, infra_retry_delay};
 use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretsManager};
 use hookrelay_shared::state_table::StateTable;
 use std::collections::BTreeMap;
@@ -83,9 +89,10 @@ enum Verdict {
     Retry(Option<Duration>),
 }
 
-/// How long to wait before trying a record again when the failure was ours
-/// (Secrets Manager or the state table unavailable), not the endpoint's.
-const INFRA_RETRY: Duration = Duration::from_secs(30);
+/// Spread of the waits after infrastructure failures (Secrets Manager, the
+/// state table or the DLQ unavailable), so instances do not all come back
+/// at the same moment when it recovers.
+const INFRA_JITTER: f64 = 0.2;
 
 /// One SQS record and what we know of it.
 struct Record<'a> {
@@ -93,7 +100,8 @@ struct Record<'a> {
     id: &'a str,
     receipt: &'a str,
     body: &'a str,
-    attempt: u32,
+    /// `ApproximateReceiveCount`: an upper bound of the attempts so far.
+    receives: u32,
 }
 
 /// A record ready to deliver.
@@ -111,6 +119,7 @@ pub struct Sender {
     health: Arc<dyn EndpointHealth>,
     notifier: Arc<dyn Notifier>,
     clock: Arc<dyn Clock>,
+    attempts: Arc<dyn AttemptLog>,
     jitter: Box<dyn Fn() -> f64 + Send + Sync>,
     settings: Settings,
 }
@@ -136,9 +145,17 @@ impl Sender {
             health: ports.health,
             notifier: ports.notifier,
             clock: ports.clock,
+            attempts: Arc::new(ReceiveCountOnly),
             jitter: Box::new(|| fastrand::f64() * 2.0 - 1.0),
             settings,
         }
+    }
+
+    /// Counts real attempts there (the state table) instead of using the
+    /// receive count.
+    pub fn with_attempt_log(mut self, log: Arc<dyn AttemptLog>) -> Self {
+        self.attempts = log;
+        self
     }
 
     /// Fixes the jitter draw (in [-1, 1]); tests use it for exact schedules.
@@ -154,6 +171,13 @@ impl Sender {
         settings: Settings,
     ) -> Result<Self, String> {
         let sqs = aws_sdk_sqs::Client::new(config);
+        let attempts: Arc<dyn AttemptLog> = match &settings.state_table {
+            Some(table) => Arc::new(DynamoAttempts::new(
+                StateTable::new(aws_sdk_dynamodb::Client::new(config), table.clone()),
+                Arc::new(SystemClock),
+            )),
+            None => Arc::new(ReceiveCountOnly),
+        };
         let ports = Ports {
             secrets: Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
                 config,
@@ -180,7 +204,7 @@ impl Sender {
             },
             clock: Arc::new(SystemClock),
         };
-        Ok(Self::new(ports, settings))
+        Ok(Self::new(ports, settings).with_attempt_log(attempts))
     }
 
     /// Handles one batch. Never fails as a whole: every record gets its own verdict.
@@ -210,7 +234,8 @@ impl Sender {
     /// parked jobs (grouped by endpoint, sorted by their replay sequence).
     /// A group is handled in order, and once one record must be retried, the
     /// rest of its group is returned unprocessed, as Lambda requires for
-    /// ordered partial batches. Groups run concurrently.
+    /// ordered partial batches. Groups run concurrently. Those records were
+    /// received but not attempted: nothing counts that as an attempt.
     async fn handle_ordered(&self, records: Vec<&SqsMessage>) -> Vec<(String, Verdict)> {
         let attr = |r: &SqsMessage, k: &str| {
             r.message_attributes
@@ -323,7 +348,7 @@ impl Sender {
             tracing::error!("record without message id or receipt handle");
             return Err(Verdict::Retry(None));
         };
-        let attempt = msg
+        let receives = msg
             .attributes
             .get("ApproximateReceiveCount")
             .and_then(|v| v.parse::<u32>().ok())
@@ -334,7 +359,7 @@ impl Sender {
             id,
             receipt,
             body: msg.body.as_deref().unwrap_or(""),
-            attempt,
+            receives,
         };
 
         let job: DeliveryJob = match serde_json::from_str(rec.body) {
@@ -380,24 +405,27 @@ impl Sender {
             }
             Err(CacheError::Unavailable(e)) => {
                 tracing::error!(job_id = job.id, endpoint = job.endpoint, error = %e, "endpoint configuration unavailable; will retry");
-                return Err(self.retry(&rec, Some(INFRA_RETRY)).await);
+                return Err(self.infra_retry(&rec).await);
             }
             Err(CacheError::Invalid { reason, .. }) => {
                 // Counts as a failed attempt: fixing the configuration within
-                // the schedule lets the job through.
+                // the schedule lets the job through. The reason names fields,
+                // never values (`config_error`).
+                let attempt = self.count_failure(&rec).await;
                 tracing::error!(
                     job_id = job.id,
                     endpoint = job.endpoint,
-                    attempt = rec.attempt,
+                    attempt,
                     reason,
                     "endpoint configuration invalid"
                 );
                 let schedule = hookrelay_shared::retry::RetrySchedule::default();
-                return Err(match schedule.delay_after(rec.attempt, (self.jitter)()) {
+                return Err(match schedule.delay_after(attempt, (self.jitter)()) {
                     Some(d) => self.retry(&rec, Some(d)).await,
                     None => {
-                        self.dead_letter(
+                        self.dead_letter_after(
                             &rec,
+                            attempt,
                             &job.endpoint,
                             DeadReason::RetriesExhausted,
                             "config-invalid",
@@ -419,7 +447,7 @@ impl Sender {
                         error = e,
                         "endpoint state unavailable; will retry"
                     );
-                    return Err(self.retry(&rec, Some(INFRA_RETRY)).await);
+                    return Err(self.infra_retry(&rec).await);
                 }
             }
         };
@@ -460,12 +488,25 @@ impl Sender {
                 }
                 Verdict::Delete
             }
+            AttemptResult::CannotSign { error } => {
+                // Our configuration's fault, not the endpoint's: no retries,
+                // and nothing recorded against its health.
+                self.dead_letter(
+                    &r.rec,
+                    endpoint,
+                    DeadReason::CannotSign,
+                    "cannot-sign",
+                    &error,
+                )
+                .await
+            }
             AttemptResult::Failed {
                 status,
                 retry_after,
                 gone,
                 error,
             } => {
+                let attempt = self.count_failure(&r.rec).await;
                 let outcome = if gone {
                     Outcome::Gone
                 } else {
@@ -483,25 +524,38 @@ impl Sender {
                 }
                 if gone {
                     return self
-                        .dead_letter(&r.rec, endpoint, DeadReason::Gone, &status, &error)
+                        .dead_letter_after(
+                            &r.rec,
+                            attempt,
+                            endpoint,
+                            DeadReason::Gone,
+                            &status,
+                            &error,
+                        )
                         .await;
                 }
                 if let Some(d) = disabled {
                     // This failure disabled the endpoint: keep the job for the replay.
                     return self.park(&r.rec, &r.job, &d.reason).await;
                 }
-                let scheduled = r
-                    .endpoint
-                    .schedule
-                    .delay_after(r.rec.attempt, (self.jitter)());
+                let scheduled = r.endpoint.schedule.delay_after(attempt, (self.jitter)());
                 match scheduled {
                     Some(delay) => {
                         let delay = retry_after.map(bounded_retry_after).unwrap_or(delay);
+                        tracing::info!(
+                            job_id = r.job.id,
+                            endpoint,
+                            attempt,
+                            max_attempts = r.endpoint.schedule.max_attempts(),
+                            delay_secs = delay.as_secs(),
+                            "retry scheduled"
+                        );
                         self.retry(&r.rec, Some(delay)).await
                     }
                     None => {
-                        self.dead_letter(
+                        self.dead_letter_after(
                             &r.rec,
+                            attempt,
                             endpoint,
                             DeadReason::RetriesExhausted,
                             &status,
@@ -519,6 +573,32 @@ impl Sender {
         if let Err(e) = self.notifier.endpoint_disabled(endpoint, d).await {
             tracing::error!(endpoint, error = e, "could not send the disable notice");
         }
+    }
+
+    /// Counts a failed attempt of the record and returns its number. Falls
+    /// back to the receive count (never lower than the real count, so a
+    /// schedule can be cut short but never run past its end).
+    async fn count_failure(&self, rec: &Record<'_>) -> u32 {
+        match self.attempts.failed(rec.id).await {
+            // Bounded by the receives: a retried ADD must not end a schedule early.
+            Ok(Some(n)) => n.clamp(1, rec.receives),
+            Ok(None) => rec.receives,
+            Err(e) => {
+                tracing::warn!(
+                    message_id = rec.id,
+                    error = e,
+                    "could not count the attempt; using the receive count"
+                );
+                rec.receives
+            }
+        }
+    }
+
+    /// After a failure that is not the endpoint's: back off with the
+    /// receive count, so an outage spends few of the message's receives.
+    async fn infra_retry(&self, rec: &Record<'_>) -> Verdict {
+        let delay = infra_retry_delay(rec.receives, INFRA_JITTER, (self.jitter)());
+        self.retry(rec, Some(delay)).await
     }
 
     /// Moves the record's next appearance and reports it as failed.
@@ -564,7 +644,8 @@ impl Sender {
     }
 
     /// Moves the original job body to the DLQ with the reason; the original
-    /// is deleted only once the DLQ accepted the copy.
+    /// is deleted only once the DLQ accepted the copy. For jobs that were
+    /// not attempted here the receive count stands in for the attempts.
     async fn dead_letter(
         &self,
         rec: &Record<'_>,
@@ -573,10 +654,24 @@ impl Sender {
         status: &str,
         error: &str,
     ) -> Verdict {
+        self.dead_letter_after(rec, rec.receives, endpoint, reason, status, error)
+            .await
+    }
+
+    /// [`Sender::dead_letter`] with the number of attempts made.
+    async fn dead_letter_after(
+        &self,
+        rec: &Record<'_>,
+        attempts: u32,
+        endpoint: &str,
+        reason: DeadReason,
+        status: &str,
+        error: &str,
+    ) -> Verdict {
         let mut msg = OutgoingMessage::new(rec.body.to_string())
             .attribute(DLQ_REASON, reason.as_str())
             .attribute(DLQ_LAST_STATUS, status)
-            .attribute(DLQ_ATTEMPTS, rec.attempt.to_string())
+            .attribute(DLQ_ATTEMPTS, attempts.to_string())
             .attribute(DLQ_ENDPOINT, endpoint)
             .attribute(DLQ_ERROR, truncate(error, 256))
             .attribute(DLQ_SOURCE_QUEUE, self.settings.source_queue_url.clone());
@@ -608,7 +703,7 @@ impl Sender {
                     endpoint,
                     reason = reason.as_str(),
                     status,
-                    attempts = rec.attempt,
+                    attempts,
                     error,
                     "job moved to the dead-letter queue"
                 );
@@ -616,7 +711,7 @@ impl Sender {
             }
             Err(e) => {
                 tracing::error!(message_id = rec.id, endpoint, error = %e, "could not move the job to the dead-letter queue; will retry");
-                Verdict::Retry(None)
+                self.infra_retry(rec).await
             }
         }
     }

@@ -103,6 +103,9 @@ impl ReqwestTransport {
         let client = reqwest::Client::builder()
             .user_agent(concat!("hookrelay/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
+            // HTTPS_PROXY and friends would send requests to a proxy that
+            // resolves the name itself, past the guarded resolver.
+            .no_proxy()
             .dns_resolver(GuardedResolver {
                 policy: Arc::clone(&policy),
             })
@@ -114,8 +117,9 @@ impl ReqwestTransport {
     }
 }
 
-/// Full error chain without secrets (reqwest errors carry the URL, which
-/// may contain credentials in its userinfo: the sender refuses such URLs).
+/// Full error chain, for logs and the DLQ's `hookrelay-error`. Callers
+/// strip the URL first ([`reqwest::Error::without_url`]): its path and
+/// query may carry tokens.
 fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -150,6 +154,7 @@ impl Transport for ReqwestTransport {
             builder = builder.header(k, v);
         }
         let mut resp = builder.send().await.map_err(|e| {
+            let e = e.without_url();
             let text = chain(&e);
             if e.is_timeout() {
                 AttemptError::Timeout

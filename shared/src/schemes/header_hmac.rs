@@ -158,6 +158,19 @@ impl HeaderHmac {
         self.header_lower.clone()
     }
 
+    /// Lower-case names of every header [`HeaderHmac::sign`] writes.
+    pub fn written_headers(&self) -> Vec<String> {
+        let mut names = vec![self.header_lower.clone()];
+        names.extend(self.id_header.iter().map(|(_, lower)| lower.clone()));
+        names.extend(self.timestamp_header.iter().map(|(_, lower)| lower.clone()));
+        names
+    }
+
+    /// The header that carries the signed id, if the template has one.
+    pub fn id_header_lower(&self) -> Option<&str> {
+        self.id_header.as_ref().map(|(_, lower)| lower.as_str())
+    }
+
     pub fn sign(&self, keys: &KeyRing, input: &SignInput<'_>) -> Result<Signed, SignError> {
         let key = keys.primary(input.at).ok_or(SignError::NoActiveKey)?;
         let ts = input.at.unix_timestamp().to_string();

@@ -631,12 +631,43 @@ impl Scheme {
             Kind::Static(s) => vec![s.header_lower()],
         }
     }
+
+    /// Lower-case names of every header [`Scheme::sign`] writes: an
+    /// endpoint's own headers must not repeat them.
+    pub fn signing_headers(&self) -> Vec<String> {
+        match &self.kind {
+            Kind::Header { format, .. } => format.written_headers(),
+            Kind::LeadDone(_) => vec![
+                "x-webhook-signature".into(),
+                header_hmac::LEADDONE_CLIENT_HEADER.to_ascii_lowercase(),
+            ],
+            Kind::Leanbe(_) => vec![],
+            Kind::StandardWebhooks { .. } => vec![
+                "webhook-id".into(),
+                "webhook-timestamp".into(),
+                "webhook-signature".into(),
+            ],
+            Kind::Stripe { .. } => vec!["stripe-signature".into()],
+            Kind::Static(s) => vec![s.header_lower()],
+        }
+    }
+
+    /// The header in which [`Scheme::sign`] writes the signed id (the job
+    /// id when the sender signs), if it writes one.
+    pub fn id_header(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Header { format, .. } => format.id_header_lower(),
+            Kind::StandardWebhooks { .. } => Some("webhook-id"),
+            _ => None,
+        }
+    }
 }
 
-/// Checks a signed timestamp against `now`, in both directions.
+/// Checks a signed timestamp against `now`, in both directions. `ts` is
+/// unauthenticated input: `abs_diff` cannot overflow where a subtraction
+/// would (a timestamp near `i64::MIN`).
 fn within_tolerance(ts: i64, now: OffsetDateTime, tolerance: Duration) -> bool {
-    let tol = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
-    (now.unix_timestamp() - ts).abs() <= tol
+    now.unix_timestamp().abs_diff(ts) <= tolerance.as_secs()
 }
 
 #[cfg(test)]

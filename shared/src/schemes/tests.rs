@@ -193,6 +193,61 @@ fn timestamped_schemes_enforce_the_tolerance_both_ways() {
 }
 
 #[test]
+fn extreme_timestamps_are_out_of_tolerance_not_an_overflow() {
+    // Unauthenticated input: `now - ts` overflows i64 for these.
+    for ts in [i64::MIN, i64::MIN + 1, i64::MAX] {
+        assert!(!within_tolerance(ts, at(T0), DEFAULT_TOLERANCE), "{ts}");
+    }
+    assert!(within_tolerance(T0 - 300, at(T0), DEFAULT_TOLERANCE));
+    let sw = cfg(r#"{"scheme":"standard-webhooks","keys":["whsec_dGVzdA=="]}"#);
+    let mut h = headers(&sw.sign(&input(b"{}")).unwrap());
+    for (k, v) in &mut h {
+        if k == "webhook-timestamp" {
+            *v = i64::MIN.to_string();
+        }
+    }
+    assert_eq!(
+        sw.verify(&h, b"{}", at(T0)),
+        Err(VerifyError::TimestampOutOfTolerance)
+    );
+    let stripe = cfg(r#"{"scheme":"stripe","keys":["k"]}"#);
+    let h = vec![(
+        "Stripe-Signature".to_string(),
+        format!("t={},v1=00", i64::MIN),
+    )];
+    assert_eq!(
+        stripe.verify(&h, b"{}", at(T0)),
+        Err(VerifyError::TimestampOutOfTolerance)
+    );
+}
+
+#[test]
+fn signing_headers_list_everything_sign_writes() {
+    for c in [
+        r#"{"scheme":"leaflink","keys":["k1"]}"#,
+        r#"{"scheme":"leaddone","client_id":"c-1","keys":["k1"]}"#,
+        r#"{"scheme":"standard-webhooks","keys":["whsec_dGVzdA=="]}"#,
+        r#"{"scheme":"stripe","keys":["k"]}"#,
+        r#"{"scheme":"hmac","keys":["k"],"timestamp_header":"X-Ts","id_header":"X-Id","template":"{id}.{timestamp}.{body}"}"#,
+        r#"{"scheme":"token","keys":["Bearer t"]}"#,
+    ] {
+        let s = cfg(c);
+        let written = s.signing_headers();
+        for (name, _) in s.sign(&input(b"{}")).unwrap().headers {
+            assert!(
+                written.contains(&name.to_ascii_lowercase()),
+                "{c}: {name} missing from {written:?}"
+            );
+        }
+    }
+    assert_eq!(
+        cfg(r#"{"scheme":"standard-webhooks","keys":["whsec_dGVzdA=="]}"#).id_header(),
+        Some("webhook-id")
+    );
+    assert_eq!(cfg(r#"{"scheme":"github","keys":["k"]}"#).id_header(), None);
+}
+
+#[test]
 fn header_values_are_trimmed() {
     let s = cfg(r#"{"scheme":"leaflink","keys":["webhook key"]}"#);
     let ruby = vec![(

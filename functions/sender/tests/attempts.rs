@@ -1,0 +1,320 @@
+//! What counts as an attempt, against moto (SQS, Secrets Manager, DynamoDB)
+//! and a scripted endpoint: records held behind a failing one in an ordered
+//! group and infrastructure retries are receives, not attempts; jobs that
+//! cannot be signed go to the DLQ at once without touching the endpoint's
+//! health.
+
+#[path = "support/batch.rs"]
+mod batch;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::Message;
+use hookrelay_shared::attempts::{AttemptLog, DynamoAttempts};
+use hookrelay_shared::clock::SystemClock;
+use hookrelay_shared::health::LogNotifier;
+use hookrelay_shared::health_store::DynamoHealth;
+use hookrelay_shared::outbound::{NetworkPolicy, ReqwestTransport};
+use hookrelay_shared::queue::{MessageControl, QueueError, SqsQueue};
+use hookrelay_shared::secrets::{SecretError, SecretSource, SecretsManager};
+use hookrelay_shared::state_table::StateTable;
+use hookrelay_test_support::endpoint::{Reply, TestEndpoint};
+use hookrelay_test_support::{moto, unique};
+use sender::{Ports, Sender, Settings};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Secrets Manager that can be switched off: the real adapter, or the real
+/// adapter pointed at a port nobody listens on.
+struct Switchable {
+    up: SecretsManager,
+    down: SecretsManager,
+    is_down: AtomicBool,
+}
+
+#[async_trait]
+impl SecretSource for Switchable {
+    async fn fetch(&self, name: &str) -> Result<Option<String>, SecretError> {
+        if self.is_down.load(Ordering::SeqCst) {
+            self.down.fetch(name).await
+        } else {
+            self.up.fetch(name).await
+        }
+    }
+}
+
+/// Records the sender's visibility changes, then makes them for real.
+struct Recording {
+    inner: SqsQueue,
+    changes: Mutex<Vec<i32>>,
+}
+
+#[async_trait]
+impl MessageControl for Recording {
+    async fn change_visibility(&self, receipt: &str, seconds: i32) -> Result<(), QueueError> {
+        self.changes.lock().unwrap().push(seconds);
+        self.inner.change_visibility(receipt, seconds).await
+    }
+}
+
+struct Rig {
+    sqs: aws_sdk_sqs::Client,
+    sm: aws_sdk_secretsmanager::Client,
+    table: StateTable,
+    outbound: String,
+    dlq: String,
+    prefix: String,
+    secrets: Arc<Switchable>,
+    control: Arc<Recording>,
+    sender: Sender,
+}
+
+impl Rig {
+    async fn new(fifo: bool) -> Self {
+        let sqs = moto::sqs().await;
+        let sm = moto::secretsmanager().await;
+        let ddb = moto::dynamodb().await;
+        let table = StateTable::new(ddb.clone(), moto::create_state_table(&ddb).await);
+        let outbound = moto::create_queue(&sqs, "outbound", fifo, &[]).await;
+        let dlq = moto::create_queue(&sqs, "outbound-dlq", false, &[]).await;
+        let prefix = unique("hr");
+        let secrets = Arc::new(Switchable {
+            up: SecretsManager::new(sm.clone()),
+            down: SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+                &moto::sdk_config_down().await,
+            )),
+            is_down: AtomicBool::new(false),
+        });
+        let control = Arc::new(Recording {
+            inner: SqsQueue::new(sqs.clone(), outbound.clone()),
+            changes: Mutex::new(vec![]),
+        });
+        let network = NetworkPolicy::allowing("127.0.0.0/8").unwrap();
+        let mut settings = Settings::new(prefix.clone(), outbound.clone());
+        settings.network = network.clone();
+        // No secrets cache between batches: an outage is seen at once.
+        settings.cache.ttl = std::time::Duration::ZERO;
+        let ports = Ports {
+            secrets: secrets.clone(),
+            transport: Arc::new(ReqwestTransport::new(network).unwrap()),
+            outbound: control.clone(),
+            dlq: Arc::new(SqsQueue::new(sqs.clone(), dlq.clone())),
+            health: Arc::new(
+                DynamoHealth::new(table.clone(), Arc::new(SystemClock))
+                    .with_cache_ttl(std::time::Duration::ZERO),
+            ),
+            notifier: Arc::new(LogNotifier),
+            clock: Arc::new(SystemClock),
+        };
+        let sender = Sender::new(ports, settings)
+            .with_jitter(|| 0.0)
+            .with_attempt_log(Arc::new(DynamoAttempts::new(
+                table.clone(),
+                Arc::new(SystemClock),
+            )));
+        Self {
+            sqs,
+            sm,
+            table,
+            outbound,
+            dlq,
+            prefix,
+            secrets,
+            control,
+            sender,
+        }
+    }
+
+    async fn add_endpoint(&self, name: &str, config: &str) {
+        moto::put_secret(
+            &self.sm,
+            &format!("{}/endpoints/{name}", self.prefix),
+            config,
+        )
+        .await;
+    }
+
+    /// A job whose payload is `{"n": n}`, in the endpoint's FIFO group.
+    async fn publish(&self, endpoint: &str, n: u32) {
+        let job = format!(
+            r#"{{"version":1,"id":"job_{}","endpoint":"{endpoint}","event_type":"t","payload":{{"n":{n}}},"created_at":"2026-11-22T10:00:00.000Z"}}"#,
+            unique("t")
+        );
+        let mut req = self
+            .sqs
+            .send_message()
+            .queue_url(&self.outbound)
+            .message_body(job);
+        if self.outbound.ends_with(".fifo") {
+            req = req
+                .message_group_id(endpoint)
+                .message_deduplication_id(unique("d"));
+        }
+        req.send().await.unwrap();
+    }
+
+    /// One batch of exactly `want` messages through the handler; returns
+    /// the messages and the ids reported as failed.
+    async fn round(&self, want: usize) -> (Vec<Message>, Vec<String>) {
+        let msgs = batch::receive(&self.sqs, &self.outbound, want, 60).await;
+        let response = self.sender.handle(batch::event(&msgs)).await;
+        batch::settle(&self.sqs, &self.outbound, &msgs, &response).await;
+        (msgs, batch::failed(&response))
+    }
+
+    fn changes(&self) -> Vec<i32> {
+        self.control.changes.lock().unwrap().clone()
+    }
+
+    async fn dead(&self) -> Vec<Message> {
+        moto::drain(&self.sqs, &self.dlq).await
+    }
+}
+
+fn attr(m: &Message, name: &str) -> String {
+    m.message_attributes()
+        .and_then(|a| a.get(name))
+        .and_then(|v| v.string_value())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn payload_n(m: &Message) -> u64 {
+    let job: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+    job["payload"]["n"].as_u64().unwrap()
+}
+
+fn receive_count(m: &Message) -> u32 {
+    m.attributes()
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+fn endpoint(url: &str, delays: &str) -> String {
+    format!(
+        r#"{{"url":"{url}","allow_http":true,"retry":{{"delays":{delays},"jitter":0}},"health":{{"consecutive_days":0,"rate_min_attempts":0}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn records_held_behind_a_failing_one_keep_their_whole_schedule() {
+    let rig = Rig::new(true).await;
+    let ep = TestEndpoint::start().await;
+    ep.set_default(Reply::status(500));
+    rig.add_endpoint("ord", &endpoint(&ep.url(), r#"["5s","5s"]"#))
+        .await;
+    rig.publish("ord", 1).await;
+    rig.publish("ord", 2).await;
+
+    // Job 1 fails three times; job 2 comes along each time, unattempted.
+    for round in 1..=3u32 {
+        let (msgs, failed) = rig.round(2).await;
+        assert_eq!(msgs.iter().map(payload_n).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(msgs.iter().all(|m| receive_count(m) == round));
+        if round < 3 {
+            assert_eq!(failed.len(), 2, "job 1 retried, job 2 held back");
+        }
+    }
+    // In round 3 job 1 ran out and went to the DLQ; job 2, received three
+    // times already, had its first real attempt: retried, not dead-lettered.
+    let dead = rig.dead().await;
+    assert_eq!(dead.len(), 1, "only job 1 is dead");
+    assert_eq!(payload_n(&dead[0]), 1);
+    assert_eq!(attr(&dead[0], "hookrelay-attempts"), "3");
+    // Job 2 gets its own three attempts.
+    let (_, failed) = rig.round(1).await;
+    assert_eq!(failed.len(), 1);
+    let (msgs, failed) = rig.round(1).await;
+    assert_eq!(receive_count(&msgs[0]), 5);
+    assert!(failed.is_empty(), "third attempt: dead-lettered");
+    let dead = rig.dead().await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(payload_n(&dead[0]), 2);
+    assert_eq!(attr(&dead[0], "hookrelay-attempts"), "3");
+    assert_eq!(attr(&dead[0], "hookrelay-reason"), "retries-exhausted");
+
+    let per_job = |n: u8| {
+        ep.requests()
+            .iter()
+            .filter(|r| r.body == format!(r#"{{"n":{n}}}"#).as_bytes())
+            .count()
+    };
+    assert_eq!((per_job(1), per_job(2)), (3, 3), "three real attempts each");
+    assert_eq!(rig.changes(), vec![5, 5, 5, 5], "each job's own schedule");
+}
+
+#[tokio::test]
+async fn an_outage_of_our_own_backs_off_and_spends_no_attempts() {
+    let rig = Rig::new(false).await;
+    let ep = TestEndpoint::start().await;
+    ep.set_default(Reply::status(500));
+    rig.add_endpoint("crm", &endpoint(&ep.url(), r#"["5s","5s"]"#))
+        .await;
+    rig.publish("crm", 1).await;
+
+    rig.secrets.is_down.store(true, Ordering::SeqCst);
+    for _ in 0..3 {
+        let (_, failed) = rig.round(1).await;
+        assert_eq!(failed.len(), 1);
+    }
+    assert_eq!(
+        rig.changes(),
+        vec![30, 60, 120],
+        "backs off with the receives"
+    );
+    assert!(ep.requests().is_empty());
+
+    rig.secrets.is_down.store(false, Ordering::SeqCst);
+    for attempt in 1..=3 {
+        let (msgs, failed) = rig.round(1).await;
+        assert_eq!(receive_count(&msgs[0]), 3 + attempt);
+        assert_eq!(failed.len(), usize::from(attempt < 3), "attempt {attempt}");
+    }
+    assert_eq!(
+        ep.requests().len(),
+        3,
+        "the whole schedule after the outage"
+    );
+    assert_eq!(rig.changes()[3..], [5, 5]);
+    let dead = rig.dead().await;
+    assert_eq!(attr(&dead[0], "hookrelay-attempts"), "3");
+}
+
+#[tokio::test]
+async fn jobs_that_cannot_be_signed_are_dead_at_once_and_the_endpoint_stays_healthy() {
+    let rig = Rig::new(false).await;
+    let ep = TestEndpoint::start().await;
+    // Its only key expired: nothing can be signed until someone adds one.
+    rig.add_endpoint(
+        "expired",
+        &format!(
+            r#"{{"url":"{}","allow_http":true,"signature":{{"keys":[{{"secret":"whsec_dGVzdA==","not_after":"2020-01-01T00:00:00Z"}}]}}}}"#,
+            ep.url()
+        ),
+    )
+    .await;
+    rig.publish("expired", 1).await;
+    let (_, failed) = rig.round(1).await;
+    assert!(failed.is_empty(), "not retried");
+    assert!(ep.requests().is_empty());
+    let dead = rig.dead().await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(attr(&dead[0], "hookrelay-reason"), "cannot-sign");
+    assert_eq!(attr(&dead[0], "hookrelay-last-status"), "cannot-sign");
+    assert!(attr(&dead[0], "hookrelay-error").contains("no active key"));
+    let (state, rev) = rig.table.load("expired").await.unwrap();
+    assert_eq!(rev, None, "nothing recorded against the endpoint's health");
+    assert!(!state.is_disabled());
+}
+
+#[tokio::test]
+async fn the_attempt_log_counts_per_message() {
+    let rig = Rig::new(false).await;
+    let log = DynamoAttempts::new(rig.table.clone(), Arc::new(SystemClock));
+    assert_eq!(log.failed("m-1").await.unwrap(), Some(1));
+    assert_eq!(log.failed("m-1").await.unwrap(), Some(2));
+    assert_eq!(log.failed("m-2").await.unwrap(), Some(1));
+    assert_eq!(log.failed("m-1").await.unwrap(), Some(3));
+}
