@@ -11,8 +11,10 @@ use crate::sig_args::parse_key_encoding;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use clap::{Args, Subcommand};
 use hookrelay_shared::endpoint::{Endpoint, EndpointConfig, Filter};
-use hookrelay_shared::health::HealthState;
-use hookrelay_shared::health_store::{disable, enable_and_replay};
+use hookrelay_shared::health::{HealthState, LogNotifier, Notifier, Parking};
+use hookrelay_shared::health_store::{
+    SnsNotifier, begin_replay, disable_and_notify, finish_replay,
+};
 use hookrelay_shared::queue::SqsQueue;
 use hookrelay_shared::retry::RetryConfig;
 use hookrelay_shared::schemes::keys::{KeyConfig, KeyEncoding};
@@ -37,20 +39,28 @@ pub struct SigFlags {
     /// Generate a strong key (printed once).
     #[arg(long)]
     pub generate_key: bool,
+    /// Header that carries the signature (leaftrade, smarterlaunch, hmac, token).
     #[arg(long = "header-name")]
     pub header_name: Option<String>,
+    /// hex or base64 (leaftrade, hmac).
     #[arg(long)]
     pub encoding: Option<Encoding>,
+    /// Text before the encoded signature, e.g. sha256= (hmac).
     #[arg(long)]
     pub prefix: Option<String>,
+    /// Header carrying a unix timestamp that is signed (hmac).
     #[arg(long = "timestamp-header")]
     pub timestamp_header: Option<String>,
+    /// Header carrying the delivery id that is signed (hmac).
     #[arg(long = "id-header")]
     pub id_header: Option<String>,
+    /// Signed content, with {id} {timestamp} {body} (hmac).
     #[arg(long)]
     pub template: Option<String>,
+    /// How the key string becomes bytes: utf8, base64, hex, whsec (hmac).
     #[arg(long = "key-encoding", value_parser = parse_key_encoding)]
     pub key_encoding: Option<KeyEncoding>,
+    /// Accepted clock skew for timestamped schemes, in seconds (default 300).
     #[arg(long = "tolerance-secs")]
     pub tolerance_secs: Option<u64>,
     /// LeadDone client id.
@@ -62,6 +72,7 @@ pub struct SigFlags {
 pub struct EndpointFlags {
     #[command(flatten)]
     pub sig: SigFlags,
+    /// Where deliveries go (https://, or http:// with --allow-http); required for add.
     #[arg(long)]
     pub url: Option<String>,
     /// Event types to subscribe to (comma-separated patterns: order.*,idea.created,*).
@@ -76,6 +87,7 @@ pub struct EndpointFlags {
     /// Retry delays, comma-separated: 10s,100s (3 attempts in all).
     #[arg(long)]
     pub retry: Option<String>,
+    /// Per-attempt timeout in seconds, 1 to 300 (default 15).
     #[arg(long = "timeout-secs")]
     pub timeout_secs: Option<u64>,
     /// Allow http:// (local development).
@@ -84,6 +96,7 @@ pub struct EndpointFlags {
     /// Deliver up to N jobs of a batch as one JSON array (LeadDone bulk).
     #[arg(long)]
     pub batch: Option<usize>,
+    /// Free text shown by `hookrelay endpoints list`.
     #[arg(long)]
     pub description: Option<String>,
     /// The whole configuration as JSON (the flags above then amend it).
@@ -122,6 +135,7 @@ pub struct SourceFlags {
 pub enum EndpointsCommand {
     /// Create an endpoint.
     Add {
+        /// Endpoint name: letters, digits, - _ ., up to 64.
         name: String,
         #[command(flatten)]
         flags: EndpointFlags,
@@ -130,26 +144,34 @@ pub enum EndpointsCommand {
     List,
     /// One endpoint's configuration (keys hidden unless --reveal) and state.
     Show {
+        /// Endpoint name.
         name: String,
+        /// Print keys and custom header values too.
         #[arg(long)]
         reveal: bool,
     },
     /// Change an endpoint: flags given replace those fields.
     Update {
+        /// Endpoint name.
         name: String,
         #[command(flatten)]
         flags: EndpointFlags,
     },
-    /// Stop deliveries; new jobs are parked until `enable`.
+    /// Stop deliveries; new jobs are parked until `enable`. Sends the disable notice.
     Disable {
+        /// Endpoint name.
         name: String,
+        /// Why (shown by `list` and in the notice).
         #[arg(long)]
         reason: String,
     },
-    /// Resume deliveries, replaying parked jobs in arrival order.
+    /// Resume deliveries: replays parked jobs in the order they were created;
+    /// new jobs are parked behind them until the replay is done.
     Enable {
+        /// Endpoint name.
         name: String,
-        /// Wait this long for senders' cached state to expire before and after replaying.
+        /// Wait this long for senders' cached state to expire before replaying
+        /// (at least 31 s when the endpoint was switched off in its configuration).
         #[arg(long, default_value_t = 6)]
         settle_secs: u64,
     },
@@ -157,7 +179,9 @@ pub enum EndpointsCommand {
     RotateKey(RotateArgs),
     /// Delete an endpoint's configuration.
     Delete {
+        /// Endpoint name.
         name: String,
+        /// Required: deleting stops every delivery to it.
         #[arg(long)]
         yes: bool,
         /// Delete at once instead of after Secrets Manager's 7-day recovery window.
@@ -170,26 +194,38 @@ pub enum EndpointsCommand {
 pub enum SourcesCommand {
     /// Create a source (a platform sending to /webhooks/NAME).
     Add {
+        /// Source name, the last part of the webhook URL: letters, digits, - _ ., up to 64.
         name: String,
         #[command(flatten)]
         flags: SourceFlags,
     },
+    /// Sources with their scheme, bulk and relay settings.
     List,
+    /// One source's configuration (keys hidden unless --reveal).
     Show {
+        /// Source name.
         name: String,
+        /// Print keys too.
         #[arg(long)]
         reveal: bool,
     },
+    /// Change a source: flags given replace those fields.
     Update {
+        /// Source name.
         name: String,
         #[command(flatten)]
         flags: SourceFlags,
     },
+    /// Add a new key; previous keys keep verifying for the grace period.
     RotateKey(RotateArgs),
+    /// Delete a source's configuration (its webhooks are then answered 404).
     Delete {
+        /// Source name.
         name: String,
+        /// Required: the platform's webhooks are refused from then on.
         #[arg(long)]
         yes: bool,
+        /// Delete at once instead of after Secrets Manager's 7-day recovery window.
         #[arg(long)]
         force: bool,
     },
@@ -197,6 +233,7 @@ pub enum SourcesCommand {
 
 #[derive(Args, Debug, Clone)]
 pub struct RotateArgs {
+    /// Source or endpoint name.
     pub name: String,
     /// The new key; generated when omitted (and printed once).
     #[arg(long)]
@@ -204,7 +241,7 @@ pub struct RotateArgs {
     /// How long the previous keys stay valid, e.g. 24h, 30m.
     #[arg(long, default_value = "24h")]
     pub grace: humantime_duration::Dur,
-    /// LeadDone sources: the client whose keys rotate.
+    /// LeadDone sources: the client whose keys rotate (required for them).
     #[arg(long)]
     pub client: Option<String>,
 }
@@ -583,15 +620,50 @@ fn describe_state(state: &HealthState, now: OffsetDateTime) -> String {
     } else {
         "no recent failures".into()
     };
-    match &state.disabled {
-        Some(d) => format!(
+    match (&state.disabled, state.replaying_since) {
+        (Some(d), _) => format!(
             "DISABLED ({:?}: {}) since {}; {recent}",
             d.trigger,
             d.reason,
             hookrelay_shared::clock::iso_millis(d.at)
         ),
-        None => format!("enabled; {recent}"),
+        (None, Some(since)) => format!(
+            "REPLAYING parked jobs since {} (new jobs are parked behind them; \
+             `endpoints enable` again resumes an interrupted replay); {recent}",
+            hookrelay_shared::clock::iso_millis(since)
+        ),
+        (None, None) => format!("enabled; {recent}"),
     }
+}
+
+/// Rotates a source's key: LeadDone sources verify with per-client keys
+/// (`signature.clients`), so they need the client; `signature.keys` is not
+/// used for them and rotating it would change nothing.
+fn rotate_source_key(
+    cfg: &mut SourceConfig,
+    client: Option<&str>,
+    new: String,
+    grace: Duration,
+    now: OffsetDateTime,
+) -> Result<(), String> {
+    let leaddone = cfg.signature.scheme == SchemeName::Leaddone;
+    let keys = match client {
+        Some(c) => cfg
+            .signature
+            .clients
+            .get_mut(c)
+            .ok_or_else(|| format!("no client {c}"))?,
+        None if leaddone => {
+            let known: Vec<&str> = cfg.signature.clients.keys().map(String::as_str).collect();
+            return Err(format!(
+                "leaddone sources have a key per client: add --client NAME (clients: {})",
+                known.join(", ")
+            ));
+        }
+        None => &mut cfg.signature.keys,
+    };
+    rotate(keys, new, grace, now);
+    Ok(())
 }
 
 /// Rotation: the new key first, previous keys kept until `grace` has passed.
@@ -721,7 +793,20 @@ pub async fn endpoints(ctx: &Context, cmd: EndpointsCommand) -> Result<ExitCode,
         EndpointsCommand::Disable { name, reason } => {
             let t = state_table(ctx, &sdk)
                 .ok_or("HOOKRELAY_STATE_TABLE is not set: disabling needs the state table")?;
-            if disable(&t, &name, &reason, now).await? {
+            // The same notice an automatic disable sends, to the same topic.
+            let notifier: Box<dyn Notifier> = match ctx
+                .get("HOOKRELAY_NOTIFY_TOPIC_ARN")
+                .or_else(|| ctx.get("NOTIFY_TOPIC_ARN"))
+            {
+                Some(arn) => Box::new(SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), arn)),
+                None => {
+                    eprintln!(
+                        "note: NOTIFY_TOPIC_ARN is not set (the stack's NoticeTopicArn output): no notice is sent"
+                    );
+                    Box::new(LogNotifier)
+                }
+            };
+            if disable_and_notify(&t, notifier.as_ref(), &name, &reason, now).await? {
                 println!(
                     "endpoint {name} disabled: new deliveries are parked until `hookrelay endpoints enable {name}`"
                 );
@@ -735,36 +820,57 @@ pub async fn endpoints(ctx: &Context, cmd: EndpointsCommand) -> Result<ExitCode,
                 .await?
                 .ok_or_else(|| format!("no endpoint {name}"))?;
             let mut cfg: EndpointConfig = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-            if !cfg.enabled {
-                cfg.enabled = true;
-                write(
-                    &sm,
-                    &id,
-                    &serde_json::to_string(&cfg).map_err(|e| e.to_string())?,
-                    false,
-                )
-                .await?;
-                println!("endpoint {name} switched on in its configuration");
-            }
-            if let Some(t) = state_table(ctx, &sdk) {
-                let outbound =
-                    SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), ctx.queue_url("outbound")?);
-                if settle_secs > 0 {
+            let switched_off = !cfg.enabled;
+            let Some(t) = state_table(ctx, &sdk) else {
+                if switched_off {
+                    switch_on(&sm, &id, &mut cfg, &name).await?;
+                } else {
                     println!(
-                        "waiting {settle_secs} s for senders to see the change, then replaying parked jobs..."
+                        "endpoint {name} is on in its configuration (HOOKRELAY_STATE_TABLE is not set: no state to clear, nothing parked)"
                     );
                 }
-                let done =
-                    enable_and_replay(&t, &name, &outbound, Duration::from_secs(settle_secs))
-                        .await?;
+                return Ok(ExitCode::SUCCESS);
+            };
+            let (state, _) = t.load(&name).await?;
+            if !switched_off && state.parking() == Parking::No && t.parked_count(&name).await? == 0
+            {
+                println!("endpoint {name} was not disabled and has no parked jobs");
+                return Ok(ExitCode::SUCCESS);
+            }
+            // Replaying first, so that from now on senders park new jobs
+            // behind the backlog; only then switch the configuration on.
+            let was_disabled = begin_replay(&t, &name, now).await?;
+            let mut settle = Duration::from_secs(settle_secs);
+            if switched_off {
+                switch_on(&sm, &id, &mut cfg, &name).await?;
+                // Senders look at a switched-off configuration again at most
+                // every 30 s: wait that long so none parks after the replay ends.
+                settle = settle.max(
+                    hookrelay_shared::secrets::CacheSettings::default().min_refresh_interval
+                        + Duration::from_secs(1),
+                );
+            }
+            let outbound =
+                SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), ctx.queue_url("outbound")?);
+            if !settle.is_zero() {
                 println!(
-                    "endpoint {name} {}; {} parked job(s) replayed in arrival order",
-                    if done.was_disabled {
-                        "enabled"
-                    } else {
-                        "was not disabled"
-                    },
-                    done.replayed
+                    "waiting {} s for senders to see the change, then replaying parked jobs...",
+                    settle.as_secs()
+                );
+            }
+            let (replayed, disabled_again) = finish_replay(&t, &name, &outbound, settle).await?;
+            println!(
+                "endpoint {name} {}; {replayed} parked job(s) replayed in the order they were created",
+                if was_disabled || switched_off {
+                    "enabled"
+                } else {
+                    "was not disabled"
+                },
+            );
+            if let Some(d) = disabled_again {
+                println!(
+                    "but it was disabled again during the replay ({:?}: {}); the rest stays parked",
+                    d.trigger, d.reason
                 );
             }
         }
@@ -802,6 +908,25 @@ pub async fn endpoints(ctx: &Context, cmd: EndpointsCommand) -> Result<ExitCode,
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sets `"enabled": true` in an endpoint's configuration.
+async fn switch_on(
+    sm: &aws_sdk_secretsmanager::Client,
+    id: &str,
+    cfg: &mut EndpointConfig,
+    name: &str,
+) -> Result<(), String> {
+    cfg.enabled = true;
+    write(
+        sm,
+        id,
+        &serde_json::to_string(cfg).map_err(|e| e.to_string())?,
+        false,
+    )
+    .await?;
+    println!("endpoint {name} switched on in its configuration");
+    Ok(())
 }
 
 async fn delete(
@@ -913,15 +1038,7 @@ pub async fn sources(ctx: &Context, cmd: SourcesCommand) -> Result<ExitCode, Str
                 Some(k) => k,
                 None => generate_key(cfg.signature.scheme)?,
             };
-            let keys = match &a.client {
-                Some(c) => cfg
-                    .signature
-                    .clients
-                    .get_mut(c)
-                    .ok_or_else(|| format!("no client {c}"))?,
-                None => &mut cfg.signature.keys,
-            };
-            rotate(keys, new.clone(), a.grace.0, now);
+            rotate_source_key(&mut cfg, a.client.as_deref(), new.clone(), a.grace.0, now)?;
             Source::compile(cfg.clone()).map_err(|e| format!("invalid after rotation: {e}"))?;
             write(
                 &sm,
@@ -970,6 +1087,47 @@ mod tests {
             Some(now + Duration::from_secs(60)),
             "an earlier expiry is kept"
         );
+    }
+
+    #[test]
+    fn leaddone_rotation_needs_the_client() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let mut cfg: SourceConfig = serde_json::from_str(
+            r#"{"signature":{"scheme":"leaddone","clients":{"shop-1":["old-1"],"shop-2":["old-2"]}},"bulk":{}}"#,
+        )
+        .unwrap();
+        let before = cfg.clone();
+        let e = rotate_source_key(&mut cfg, None, "new".into(), Duration::from_secs(60), now)
+            .unwrap_err();
+        assert!(e.contains("--client") && e.contains("shop-1"), "{e}");
+        assert_eq!(cfg, before, "nothing rotated");
+        rotate_source_key(
+            &mut cfg,
+            Some("shop-2"),
+            "new".into(),
+            Duration::from_secs(60),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.signature.clients["shop-2"][0],
+            KeyConfig::Plain("new".into())
+        );
+        assert_eq!(
+            cfg.signature.clients["shop-1"],
+            before.signature.clients["shop-1"]
+        );
+        Source::compile(cfg).unwrap();
+    }
+
+    #[test]
+    fn other_sources_rotate_their_keys() {
+        let now = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let mut cfg: SourceConfig =
+            serde_json::from_str(r#"{"signature":{"scheme":"github","keys":["old"]}}"#).unwrap();
+        rotate_source_key(&mut cfg, None, "new".into(), Duration::from_secs(60), now).unwrap();
+        assert_eq!(cfg.signature.keys[0], KeyConfig::Plain("new".into()));
+        assert_eq!(cfg.signature.keys.len(), 2);
     }
 
     #[test]

@@ -3,12 +3,11 @@
 use crate::context::Context;
 use crate::input::read_body;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{
-    Message, MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
-};
+use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
 use clap::{Args, Subcommand};
 use hookrelay_shared::event::Event;
 use hookrelay_shared::job::{ATTR_ENDPOINT, ATTR_EVENT_TYPE, DeliveryJob};
+use hookrelay_shared::queue::{OutgoingMessage, Queue, SqsQueue};
 use serde_json::value::RawValue;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -36,10 +35,14 @@ pub struct PublishArgs {
 
 #[derive(Subcommand)]
 pub enum QueueCommand {
-    /// Show messages without taking them (they stay visible).
+    /// Show messages, leaving them on the queue. Peeking is a receive: each
+    /// message's receive count goes up by one, and on the outbound queue that
+    /// count is the attempt number of the retry schedule (so peeking there
+    /// needs --force).
     Peek(PeekArgs),
     /// Delete every message of a queue.
     Purge {
+        /// inbound, outbound, events (each optionally -dlq), or a queue URL.
         #[arg(long, default_value = "inbound")]
         queue: String,
         /// Required: purging cannot be undone.
@@ -59,6 +62,10 @@ pub struct PeekArgs {
     /// Print whole bodies (default: the first 2000 characters).
     #[arg(long)]
     pub full: bool,
+    /// Peek at the outbound queue anyway: every peeked job counts one
+    /// attempt more against its retry schedule.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Subcommand)]
@@ -68,15 +75,18 @@ pub enum DlqCommand {
         /// The queue whose dead-letter queue to show: outbound, inbound, events.
         #[arg(long, default_value = "outbound")]
         queue: String,
+        /// At most this many messages.
         #[arg(long, default_value_t = 10)]
         max: usize,
     },
     /// Move parked messages back to their source queue.
     Redrive {
+        /// The queue whose dead-letter queue to empty into it: outbound, inbound, events.
         #[arg(long, default_value = "outbound")]
         queue: String,
         /// Move message by message (receive, send, delete) instead of SQS's
         /// StartMessageMoveTask; used automatically where that API is missing.
+        /// FIFO queues keep each message's group (one per endpoint).
         #[arg(long)]
         manual: bool,
     },
@@ -98,6 +108,8 @@ pub async fn publish(ctx: &Context, args: PublishArgs) -> Result<ExitCode, Strin
     let payload: Box<RawValue> =
         serde_json::from_str(text.trim()).map_err(|e| format!("the payload is not JSON: {e}"))?;
     let client = sqs(ctx).await;
+    // (queue, message, description); the message carries the FIFO group and
+    // deduplication id, used when the queue is FIFO.
     let (queue, message, what) = match &args.endpoint {
         Some(endpoint) => {
             let mut job = DeliveryJob::new(
@@ -114,62 +126,44 @@ pub async fn publish(ctx: &Context, args: PublishArgs) -> Result<ExitCode, Strin
                 None => ctx.queue_url("outbound")?,
             };
             let text = serde_json::to_string(&job).map_err(|e| e.to_string())?;
-            (
-                queue,
-                text,
-                format!("job {} for endpoint {endpoint}", job.id),
-            )
+            let mut m = OutgoingMessage::new(text)
+                .attribute(ATTR_EVENT_TYPE, args.event_type.clone())
+                .attribute(ATTR_ENDPOINT, endpoint.clone());
+            // As the router does: one ordered group per endpoint, the job id
+            // as deduplication id.
+            m.group_id = Some(endpoint.clone());
+            m.dedup_id = Some(job.id.clone());
+            (queue, m, format!("job {} for endpoint {endpoint}", job.id))
         }
         None => {
             let mut event = Event::new(&args.event_type, payload);
-            event.id = Some(
-                args.id
-                    .clone()
-                    .unwrap_or_else(|| format!("evt_{}", uuid::Uuid::new_v4().simple())),
-            );
+            let id = args
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("evt_{}", uuid::Uuid::new_v4().simple()));
+            event.id = Some(id.clone());
             let queue = match &args.queue_url {
                 Some(u) => u.clone(),
                 None => ctx.queue_url("events")?,
             };
             let text = serde_json::to_string(&event).map_err(|e| e.to_string())?;
-            (
-                queue,
-                text,
-                format!(
-                    "event {} ({})",
-                    event.id.as_deref().unwrap_or(""),
-                    args.event_type
-                ),
-            )
+            let mut m =
+                OutgoingMessage::new(text).attribute(ATTR_EVENT_TYPE, args.event_type.clone());
+            m.group_id = Some("events".into());
+            m.dedup_id = Some(id.clone());
+            (queue, m, format!("event {id} ({})", args.event_type))
         }
     };
-    let string_attr = |v: &str| {
-        MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(v)
-            .build()
-            .map_err(|e| e.to_string())
-    };
-    let mut req = client
-        .send_message()
-        .queue_url(&queue)
-        .message_body(message);
-    req = req.message_attributes(ATTR_EVENT_TYPE, string_attr(&args.event_type)?);
-    if let Some(e) = &args.endpoint {
-        req = req.message_attributes(ATTR_ENDPOINT, string_attr(e)?);
-    }
-    if queue.ends_with(".fifo") {
-        req = req.message_group_id(args.endpoint.clone().unwrap_or_else(|| "events".into()));
-    }
-    let out = req.send().await.map_err(sdk_err)?;
-    println!(
-        "queued {what} (message {})",
-        out.message_id.unwrap_or_default()
-    );
+    let message_id = SqsQueue::new(client, queue)
+        .send(message)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("queued {what} (message {message_id})");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Receives up to `max` messages without hiding them (visibility 0).
+/// Receives up to `max` messages without hiding them (visibility 0). A
+/// receive all the same: each message's ApproximateReceiveCount goes up.
 async fn peek_messages(
     client: &aws_sdk_sqs::Client,
     url: &str,
@@ -189,13 +183,16 @@ async fn peek_messages(
             .await
             .map_err(sdk_err)?;
         let batch = resp.messages.unwrap_or_default();
+        let batch_len = batch.len();
         let before = out.len();
         for m in batch {
             if seen.insert(m.message_id.clone().unwrap_or_default()) && out.len() < max {
                 out.push(m);
             }
         }
-        if out.len() >= max || out.len() == before {
+        // Every receive counts against each message it returns, so stop as
+        // soon as a receive brings nothing new or the queue seems drained.
+        if out.len() >= max || out.len() == before || batch_len < 10 {
             break;
         }
     }
@@ -238,8 +235,20 @@ pub async fn queue(ctx: &Context, cmd: QueueCommand) -> Result<ExitCode, String>
     match cmd {
         QueueCommand::Peek(a) => {
             let url = ctx.queue_url(&a.queue)?;
+            if is_outbound(ctx, &a.queue, &url) && !a.force {
+                return Err(
+                    "peeking receives the messages: each job's receive count, its attempt \
+                     number, goes up by one, shortening its retry schedule. Add --force to peek \
+                     at the outbound queue anyway (or look at the outbound-dlq)"
+                        .into(),
+                );
+            }
             let msgs = peek_messages(&client, &url, a.max).await?;
-            println!("{} message(s) visible on {}", msgs.len(), a.queue);
+            println!(
+                "{} message(s) visible on {} (peeking received them: their receive count went up)",
+                msgs.len(),
+                a.queue
+            );
             for m in &msgs {
                 print_message(m, a.full);
             }
@@ -261,6 +270,11 @@ pub async fn queue(ctx: &Context, cmd: QueueCommand) -> Result<ExitCode, String>
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a queue (by role or URL) is the sender's outbound queue.
+fn is_outbound(ctx: &Context, queue: &str, url: &str) -> bool {
+    queue == "outbound" || ctx.queue_url("outbound").is_ok_and(|o| o == url)
 }
 
 fn dlq_of(queue: &str) -> String {
@@ -349,6 +363,7 @@ pub async fn move_messages(
             .max_number_of_messages(10)
             .visibility_timeout(60)
             .message_attribute_names("All")
+            .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
             .send()
             .await
             .map_err(sdk_err)?;
@@ -368,7 +383,7 @@ pub async fn move_messages(
             }
             if to.ends_with(".fifo") {
                 req = req
-                    .message_group_id("redrive")
+                    .message_group_id(redrive_group(&m))
                     .message_deduplication_id(m.message_id().unwrap_or("redrive"));
             }
             req.send().await.map_err(sdk_err)?;
@@ -382,4 +397,23 @@ pub async fn move_messages(
             moved += 1;
         }
     }
+}
+
+/// The FIFO group a redriven message goes back to: its own group (the
+/// sender and router use one per endpoint, so per-endpoint order holds),
+/// else its endpoint, else one shared group.
+fn redrive_group(m: &Message) -> String {
+    let own = m
+        .attributes()
+        .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
+        .cloned();
+    let endpoint = || {
+        m.message_attributes()
+            .and_then(|a| a.get(ATTR_ENDPOINT))
+            .and_then(|v| v.string_value())
+            .map(str::to_string)
+    };
+    own.or_else(endpoint)
+        .filter(|g| !g.is_empty())
+        .unwrap_or_else(|| "redrive".into())
 }

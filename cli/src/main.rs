@@ -92,3 +92,66 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every subcommand and every argument of `cmd` and below that has no
+    /// help text, as "path arg".
+    fn without_help(
+        cmd: &clap::Command,
+        path: &str,
+        missing: &mut Vec<String>,
+        seen: &mut Vec<String>,
+    ) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            // clap's own --help and --version.
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            seen.push(format!("{path} {id}"));
+            let has = |h: Option<&clap::builder::StyledStr>| {
+                h.is_some_and(|h| !h.to_string().trim().is_empty())
+            };
+            if !has(arg.get_help()) && !has(arg.get_long_help()) {
+                missing.push(format!("{path}: argument {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            let sub_path = format!("{path} {}", sub.get_name());
+            seen.push(sub_path.clone());
+            if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                missing.push(format!("{sub_path}: no description"));
+            }
+            without_help(sub, &sub_path, missing, seen);
+        }
+    }
+
+    #[test]
+    fn every_subcommand_and_argument_has_help() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let (mut missing, mut seen) = (Vec::new(), Vec::new());
+        without_help(&cmd, "hookrelay", &mut missing, &mut seen);
+        // The walk reaches the leaves (so an empty `missing` means something).
+        for must in [
+            "hookrelay endpoints add url",
+            "hookrelay endpoints add header_name",
+            "hookrelay sources delete force",
+            "hookrelay sources rotate-key client",
+            "hookrelay queue peek queue",
+            "hookrelay dev up moto_port",
+        ] {
+            assert!(seen.iter().any(|s| s == must), "{must} not visited");
+        }
+        assert!(missing.is_empty(), "without help:\n{}", missing.join("\n"));
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -7,14 +7,21 @@
 //!   5 days of 100% failures). A success resets this window.
 //! - **rate**: at least `rate_threshold` of at least `rate_min_attempts`
 //!   attempts failed within the last `rate_window_hours` (default 95% of 50
-//!   in 24 h). Counted in hourly buckets; successes count as attempts.
+//!   in 24 h). Counted in hourly buckets; every success counts as an attempt.
 //! - **gone**: a `410 Gone` disables at once.
 //!
 //! Writes are avoided when nothing changes: a success on an endpoint with no
-//! recent failure is not recorded (except to refresh `last_success_at` once
-//! an hour).
+//! failure since its last success changes no state (except to refresh
+//! `last_success_at` once an hour). Successes are still counted for the rate
+//! rule, in [`HealthState::successes`]: the store adds them up in batches
+//! with atomic counters (see `health_store`), not with a write per success.
+//!
+//! After `enable` an endpoint is **replaying**: new jobs are still parked
+//! until the parked backlog has been put back on the queue, so they cannot
+//! overtake it; then delivery is normal again.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -174,6 +181,30 @@ pub struct HealthState {
     pub buckets: Vec<Bucket>,
     #[serde(default)]
     pub disabled: Option<Disabled>,
+    /// Set by `enable` until the parked jobs have been replayed; meanwhile
+    /// new jobs are parked behind them.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub replaying_since: Option<OffsetDateTime>,
+    /// Successful attempts per hour (unix time / 3600). Not part of the JSON
+    /// state: the store keeps them in counters next to it that senders add
+    /// to atomically, so counting a success never needs a conditional write.
+    #[serde(skip)]
+    pub successes: BTreeMap<i64, u32>,
+}
+
+/// Whether an endpoint's jobs are delivered or parked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parking {
+    /// Deliver.
+    No,
+    /// Park every job, replayed ones included.
+    Disabled(Disabled),
+    /// Park new jobs; deliver the replayed ones.
+    Replaying,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +226,7 @@ pub enum Change {
     Disabled(Disabled),
 }
 
-const HOUR: i64 = 3600;
+pub const HOUR: i64 = 3600;
 const LAST_SUCCESS_REFRESH: Duration = Duration::from_secs(3600);
 
 impl HealthState {
@@ -203,22 +234,45 @@ impl HealthState {
         self.disabled.is_some()
     }
 
-    /// Attempts and failures within the rate window ending at `now`.
+    pub fn parking(&self) -> Parking {
+        match (&self.disabled, self.replaying_since) {
+            (Some(d), _) => Parking::Disabled(d.clone()),
+            (None, Some(_)) => Parking::Replaying,
+            (None, None) => Parking::No,
+        }
+    }
+
+    /// Attempts (successes included) and failures within the rate window ending at `now`.
     pub fn window(&self, now: OffsetDateTime, hours: u32) -> (u32, u32) {
         let current = now.unix_timestamp().div_euclid(HOUR);
         let oldest = current - i64::from(hours) + 1;
-        self.buckets
+        let (attempts, failures) = self
+            .buckets
             .iter()
             .filter(|b| b.hour >= oldest && b.hour <= current)
-            .fold((0, 0), |(a, f), b| (a + b.attempts, f + b.failures))
+            .fold((0u32, 0u32), |(a, f), b| {
+                (a.saturating_add(b.attempts), f.saturating_add(b.failures))
+            });
+        let successes = self
+            .successes
+            .range(oldest..=current)
+            .fold(0u32, |s, (_, n)| s.saturating_add(*n));
+        (attempts.saturating_add(successes), failures)
+    }
+
+    /// Adds `n` successful attempts in `hour` (unix time / 3600).
+    pub fn add_successes(&mut self, hour: i64, n: u32) {
+        let slot = self.successes.entry(hour).or_insert(0);
+        *slot = slot.saturating_add(n);
     }
 
     fn prune(&mut self, now: OffsetDateTime, keep_hours: u32) {
         let oldest = now.unix_timestamp().div_euclid(HOUR) - i64::from(keep_hours) + 1;
         self.buckets.retain(|b| b.hour >= oldest);
+        self.successes.retain(|h, _| *h >= oldest);
     }
 
-    fn count(&mut self, now: OffsetDateTime, failed: bool) {
+    fn count_failure(&mut self, now: OffsetDateTime) {
         let hour = now.unix_timestamp().div_euclid(HOUR);
         if self.buckets.last().is_none_or(|b| b.hour != hour) {
             self.buckets.push(Bucket {
@@ -228,8 +282,8 @@ impl HealthState {
             });
         }
         if let Some(b) = self.buckets.last_mut() {
-            b.attempts += 1;
-            b.failures += u32::from(failed);
+            b.attempts = b.attempts.saturating_add(1);
+            b.failures = b.failures.saturating_add(1);
         }
     }
 
@@ -247,20 +301,18 @@ impl HealthState {
             return Change::None;
         }
         let window_hours = rules.rate.map(|r| r.window_hours).unwrap_or(24);
-        let had_failures = self.window(now, window_hours).1 > 0;
         match outcome {
             Outcome::Success => {
+                // Counting it for the rate rule is the caller's job
+                // (`add_successes`, batched): only what changes the state
+                // is decided here.
                 let stale_success = self
                     .last_success_at
                     .is_none_or(|t| now - t >= LAST_SUCCESS_REFRESH);
-                if !had_failures && self.first_failure_at.is_none() && !stale_success {
+                if self.first_failure_at.is_none() && !stale_success {
                     return Change::None;
                 }
                 self.prune(now, window_hours);
-                if had_failures {
-                    // While failures are in the window, successes count for the rate.
-                    self.count(now, false);
-                }
                 self.first_failure_at = None;
                 self.last_success_at = Some(now);
                 self.last_status = Some(status.to_string());
@@ -268,7 +320,7 @@ impl HealthState {
             }
             Outcome::Failure | Outcome::Gone => {
                 self.prune(now, window_hours);
-                self.count(now, true);
+                self.count_failure(now);
                 self.first_failure_at.get_or_insert(now);
                 self.last_failure_at = Some(now);
                 self.last_status = Some(status.to_string());
@@ -276,6 +328,7 @@ impl HealthState {
                 match disabled {
                     Some(d) => {
                         self.disabled = Some(d.clone());
+                        self.replaying_since = None;
                         Change::Disabled(d)
                     }
                     None => Change::Updated,
@@ -331,26 +384,62 @@ impl HealthState {
             reason: reason.to_string(),
             at: now,
         });
+        self.replaying_since = None;
         true
     }
 
-    /// Re-enable with a clean slate, so old failures cannot disable it again at once.
-    pub fn enable(&mut self) -> bool {
+    /// Re-enables with a clean slate (old failures cannot disable it again
+    /// at once) into the replaying state: new jobs keep being parked until
+    /// [`finish_replay`](Self::finish_replay). Returns whether it was disabled.
+    pub fn begin_replay(&mut self, now: OffsetDateTime) -> bool {
         let was = self.disabled.take().is_some();
         self.first_failure_at = None;
         self.buckets.clear();
+        self.successes.clear();
+        self.replaying_since = Some(now);
         was
+    }
+
+    /// The parked backlog is replayed: normal delivery.
+    pub fn finish_replay(&mut self) {
+        self.replaying_since = None;
     }
 }
 
-/// The endpoint-state port the sender talks to: whether an endpoint is
-/// disabled, recording attempts, and parking jobs while it is disabled.
+/// Why a job could not be parked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParkError {
+    /// A parked job is one DynamoDB item, and items hold at most 400 KB.
+    #[error(
+        "the job is {bytes} bytes; a parked job is one DynamoDB item, which holds at most {limit} bytes of body"
+    )]
+    TooLarge { bytes: usize, limit: usize },
+    #[error("no state table is configured to park jobs")]
+    NoStateTable,
+    #[error("the state table is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// How a job is parked: `always` parks even when the endpoint's state says
+/// deliver (the endpoint is switched off in its configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct ParkRequest<'a> {
+    pub endpoint: &'a str,
+    pub job_id: &'a str,
+    pub body: &'a str,
+    /// The job's creation time: parked jobs replay in this order.
+    pub created_at: OffsetDateTime,
+    pub always: bool,
+}
+
+/// The endpoint-state port the sender talks to: whether an endpoint's jobs
+/// are parked, recording attempts, and parking jobs.
 /// `health_store::DynamoHealth` implements it; [`NoHealthTracking`] is for
 /// deployments without the state table.
 #[async_trait::async_trait]
 pub trait EndpointHealth: Send + Sync {
-    /// The endpoint's current disable, if any (may be cached briefly).
-    async fn disabled(&self, endpoint: &str) -> Result<Option<Disabled>, String>;
+    /// Whether the endpoint's jobs are parked now (may be cached briefly).
+    async fn parking(&self, endpoint: &str) -> Result<Parking, String>;
     /// Records an attempt; returns the disable it caused, if it caused one
     /// (exactly one caller sees each disable).
     async fn record(
@@ -360,14 +449,9 @@ pub trait EndpointHealth: Send + Sync {
         status: &str,
         rules: &Rules,
     ) -> Result<Option<Disabled>, String>;
-    /// Keeps a job for replay when the endpoint is enabled again.
-    async fn park(
-        &self,
-        endpoint: &str,
-        job_id: &str,
-        body: &str,
-        arrived_at: OffsetDateTime,
-    ) -> Result<(), String>;
+    /// Keeps a job for replay when the endpoint is enabled again. `Ok(false)`:
+    /// not parked, because the endpoint is delivering again (deliver it).
+    async fn park(&self, job: ParkRequest<'_>) -> Result<bool, ParkError>;
 }
 
 /// No state table: endpoints are never disabled automatically.
@@ -375,8 +459,8 @@ pub struct NoHealthTracking;
 
 #[async_trait::async_trait]
 impl EndpointHealth for NoHealthTracking {
-    async fn disabled(&self, _: &str) -> Result<Option<Disabled>, String> {
-        Ok(None)
+    async fn parking(&self, _: &str) -> Result<Parking, String> {
+        Ok(Parking::No)
     }
     async fn record(
         &self,
@@ -387,16 +471,8 @@ impl EndpointHealth for NoHealthTracking {
     ) -> Result<Option<Disabled>, String> {
         Ok(None)
     }
-    async fn park(
-        &self,
-        endpoint: &str,
-        _: &str,
-        _: &str,
-        _: OffsetDateTime,
-    ) -> Result<(), String> {
-        Err(format!(
-            "endpoint {endpoint} is disabled and no state table is configured to park its jobs"
-        ))
+    async fn park(&self, _: ParkRequest<'_>) -> Result<bool, ParkError> {
+        Err(ParkError::NoStateTable)
     }
 }
 
@@ -477,6 +553,10 @@ mod tests {
         ));
     }
 
+    fn hour_of(t: OffsetDateTime) -> i64 {
+        t.unix_timestamp().div_euclid(HOUR)
+    }
+
     #[test]
     fn rate_rule_fires_at_its_threshold_and_not_before() {
         let r = Rules {
@@ -484,16 +564,10 @@ mod tests {
             ..Rules::default()
         };
         let mut s = HealthState::default();
-        // One early failure puts the endpoint in the window, then 3 successes count.
-        s.record(Outcome::Failure, "500", at(0), &r);
-        for i in 0..3 {
-            assert_eq!(
-                s.record(Outcome::Success, "200", at(1 + i), &r),
-                Change::Updated
-            );
-        }
-        // 4 attempts so far (1 failed). 56 more failures: 57 of 60 = 95%.
-        for i in 0..55 {
+        // 3 successes, counted the way the store counts them.
+        s.add_successes(hour_of(at(0)), 3);
+        // 56 failures: 56 of 59 is 94.9%, below the threshold.
+        for i in 0..56 {
             assert_eq!(
                 s.record(Outcome::Failure, "500", at(10 + i), &r),
                 Change::Updated,
@@ -501,6 +575,7 @@ mod tests {
             );
         }
         assert_eq!(s.window(at(100), 24), (59, 56));
+        // The 57th: 57 of 60 = 95%.
         match s.record(Outcome::Failure, "500", at(100), &r) {
             Change::Disabled(d) => {
                 assert_eq!(d.trigger, Trigger::FailureRate);
@@ -508,6 +583,42 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_busy_healthy_endpoint_survives_a_short_blip() {
+        let r = Rules {
+            consecutive: None,
+            ..Rules::default()
+        };
+        let mut s = HealthState::default();
+        // 20 hours of healthy traffic, 100 successes an hour, none of them a
+        // state change worth a write.
+        for h in 0..20 {
+            s.add_successes(hour_of(at(h * 3600)), 100);
+        }
+        // A 3-minute outage: 200 failed attempts.
+        let blip = 20 * 3600;
+        for i in 0..200 {
+            assert_eq!(
+                s.record(Outcome::Failure, "503", at(blip + i), &r),
+                Change::Updated,
+                "failure {i}"
+            );
+        }
+        assert_eq!(s.window(at(blip + 200), 24), (2200, 200));
+        assert!(!s.is_disabled());
+    }
+
+    #[test]
+    fn successes_leave_the_window_like_failures() {
+        let mut s = HealthState::default();
+        s.add_successes(hour_of(at(0)), 7);
+        s.add_successes(hour_of(at(0)), 3);
+        assert_eq!(s.window(at(0), 24), (10, 0));
+        assert_eq!(s.window(at(DAY), 24), (0, 0));
+        s.record(Outcome::Failure, "500", at(DAY), &Rules::default());
+        assert!(s.successes.is_empty(), "pruned with the failures' buckets");
     }
 
     #[test]
@@ -580,19 +691,40 @@ mod tests {
             s.record(Outcome::Success, "200", at(3600), &r),
             Change::Updated
         );
-        assert!(s.buckets.is_empty(), "healthy successes are not counted");
+        assert!(
+            s.buckets.is_empty() && s.successes.is_empty(),
+            "successes are counted by the store (add_successes), not here"
+        );
     }
 
     #[test]
-    fn manual_disable_and_enable() {
+    fn manual_disable_then_enable_goes_through_replaying() {
         let mut s = HealthState::default();
         s.record(Outcome::Failure, "500", at(0), &Rules::default());
+        s.add_successes(hour_of(at(0)), 2);
+        assert_eq!(s.parking(), Parking::No);
         assert!(s.disable("maintenance", at(1)));
         assert!(!s.disable("again", at(2)));
         assert_eq!(s.disabled.as_ref().unwrap().trigger, Trigger::Manual);
-        assert!(s.enable());
+        assert!(matches!(s.parking(), Parking::Disabled(_)));
+        assert!(s.begin_replay(at(3)));
         assert!(!s.is_disabled());
-        assert!(s.first_failure_at.is_none() && s.buckets.is_empty());
+        assert_eq!(s.parking(), Parking::Replaying, "new jobs still park");
+        assert!(s.first_failure_at.is_none() && s.buckets.is_empty() && s.successes.is_empty());
+        s.finish_replay();
+        assert_eq!(s.parking(), Parking::No);
+    }
+
+    #[test]
+    fn a_disable_during_the_replay_wins() {
+        let mut s = HealthState::default();
+        s.begin_replay(at(0));
+        assert!(matches!(
+            s.record(Outcome::Gone, "410", at(1), &Rules::default()),
+            Change::Disabled(_)
+        ));
+        assert!(matches!(s.parking(), Parking::Disabled(_)));
+        assert!(s.replaying_since.is_none());
     }
 
     #[test]
@@ -628,6 +760,8 @@ mod tests {
         let mut s = HealthState::default();
         s.record(Outcome::Failure, "500", at(0), &Rules::default());
         s.disable("x", at(1));
+        // Not a reachable state, but both fields must survive the round trip.
+        s.replaying_since = Some(at(2));
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<HealthState>(&text).unwrap(), s);
     }

@@ -1,20 +1,26 @@
 //! [`EndpointHealth`] on the DynamoDB state table, and the SNS notifier.
 //!
-//! The sender asks "is this endpoint disabled?" for every job; the answer
-//! (the whole health item) is cached for a few seconds per endpoint, so a
-//! healthy endpoint costs one read per cache period and no writes: a
-//! success is only written when it changes something (see
-//! [`HealthState::record`]).
+//! The sender asks "are this endpoint's jobs parked?" for every job; the
+//! answer (the whole health item) is cached for a few seconds per endpoint,
+//! so a healthy endpoint costs one read per cache period. Successes are
+//! counted in memory per sender instance and added to the item's counters
+//! with one atomic `ADD` at most every `flush_every` (60 s), or together
+//! with the next write the instance makes anyway (a failure, a state
+//! change): the failure-rate rule sees them without a write per success.
 
 use crate::clock::Clock;
-use crate::health::{Change, Disabled, EndpointHealth, HealthState, Notifier, Outcome, Rules};
+use crate::health::{
+    Change, Disabled, EndpointHealth, HOUR, HealthState, Notifier, Outcome, ParkError, ParkRequest,
+    Parking, Rules,
+};
 use crate::job::DeliveryJob;
 use crate::queue::{MAX_BATCH, OutgoingMessage, Queue};
 use crate::state_table::StateTable;
 use async_trait::async_trait;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use time::OffsetDateTime;
 
 /// Message attribute on replayed jobs: their position in the replay, so the
 /// sender delivers them one after the other, in that order.
@@ -23,11 +29,25 @@ pub const REPLAY_SEQ: &str = "hookrelay-replay-seq";
 /// Parked jobs are kept this long (SQS's own maximum retention).
 pub const PARKED_RETENTION: Duration = Duration::from_secs(14 * 86_400);
 
+/// Successes counted by this instance and not yet added to the table.
+struct Pending {
+    since: OffsetDateTime,
+    /// Per hour (unix time / 3600).
+    counts: BTreeMap<i64, u32>,
+}
+
 pub struct DynamoHealth {
     table: StateTable,
     clock: Arc<dyn Clock>,
     cache_ttl: Duration,
+    flush_every: Duration,
     cache: Mutex<HashMap<String, (Instant, HealthState)>>,
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Entries are replaced whole, so a poisoned lock is still consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl DynamoHealth {
@@ -36,7 +56,9 @@ impl DynamoHealth {
             table,
             clock,
             cache_ttl: Duration::from_secs(5),
+            flush_every: Duration::from_secs(60),
             cache: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
         }
     }
 
@@ -45,33 +67,94 @@ impl DynamoHealth {
         self
     }
 
+    /// How long successes may wait in memory before they are added to the
+    /// table (by the clock given to [`new`](Self::new)).
+    pub fn with_flush_every(mut self, every: Duration) -> Self {
+        self.flush_every = every;
+        self
+    }
+
     fn cached(&self, endpoint: &str) -> Option<HealthState> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache
+        lock(&self.cache)
             .get(endpoint)
             .filter(|(at, _)| at.elapsed() < self.cache_ttl)
             .map(|(_, s)| s.clone())
     }
 
     fn remember(&self, endpoint: &str, state: HealthState) {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert(endpoint.to_string(), (Instant::now(), state));
+        lock(&self.cache).insert(endpoint.to_string(), (Instant::now(), state));
     }
 
     async fn current(&self, endpoint: &str) -> Result<HealthState, String> {
         if let Some(s) = self.cached(endpoint) {
             return Ok(s);
         }
+        self.fresh(endpoint).await
+    }
+
+    async fn fresh(&self, endpoint: &str) -> Result<HealthState, String> {
         let (state, _) = self.table.load(endpoint).await?;
         self.remember(endpoint, state.clone());
         Ok(state)
+    }
+
+    fn count_success(&self, endpoint: &str, now: OffsetDateTime) {
+        let mut pending = lock(&self.pending);
+        let p = pending.entry(endpoint.to_string()).or_insert(Pending {
+            since: now,
+            counts: BTreeMap::new(),
+        });
+        let slot = p
+            .counts
+            .entry(now.unix_timestamp().div_euclid(HOUR))
+            .or_insert(0);
+        *slot = slot.saturating_add(1);
+    }
+
+    fn flush_due(&self, endpoint: &str, now: OffsetDateTime) -> bool {
+        lock(&self.pending)
+            .get(endpoint)
+            .is_some_and(|p| now - p.since >= self.flush_every)
+    }
+
+    fn take_pending(&self, endpoint: &str) -> BTreeMap<i64, u32> {
+        lock(&self.pending)
+            .remove(endpoint)
+            .map(|p| p.counts)
+            .unwrap_or_default()
+    }
+
+    /// Puts back counts whose write failed, so they go with the next one.
+    fn restore_pending(&self, endpoint: &str, counts: BTreeMap<i64, u32>, now: OffsetDateTime) {
+        if counts.is_empty() {
+            return;
+        }
+        let mut pending = lock(&self.pending);
+        let p = pending.entry(endpoint.to_string()).or_insert(Pending {
+            since: now,
+            counts: BTreeMap::new(),
+        });
+        for (h, c) in counts {
+            let slot = p.counts.entry(h).or_insert(0);
+            *slot = slot.saturating_add(c);
+        }
+    }
+
+    /// Adds this instance's counted successes to the table now.
+    pub async fn flush(&self, endpoint: &str) -> Result<(), String> {
+        let counts = self.take_pending(endpoint);
+        if let Err(e) = self.table.add_successes(endpoint, &counts).await {
+            self.restore_pending(endpoint, counts, self.clock.now());
+            return Err(e);
+        }
+        Ok(())
     }
 }
 
 #[async_trait]
 impl EndpointHealth for DynamoHealth {
-    async fn disabled(&self, endpoint: &str) -> Result<Option<Disabled>, String> {
-        Ok(self.current(endpoint).await?.disabled)
+    async fn parking(&self, endpoint: &str) -> Result<Parking, String> {
+        Ok(self.current(endpoint).await?.parking())
     }
 
     async fn record(
@@ -82,39 +165,91 @@ impl EndpointHealth for DynamoHealth {
         rules: &Rules,
     ) -> Result<Option<Disabled>, String> {
         let now = self.clock.now();
-        // A success that would change nothing on the cached state is not
-        // even read: no DynamoDB call for healthy traffic.
-        if outcome == Outcome::Success
-            && let Some(mut cached) = self.cached(endpoint)
-            && cached.record(outcome, status, now, rules) == Change::None
-        {
-            return Ok(None);
+        if outcome == Outcome::Success {
+            self.count_success(endpoint, now);
+            // A success that changes no state costs no write: it waits in
+            // memory until a flush is due.
+            let mut probe = self.current(endpoint).await?;
+            if probe.record(outcome, status, now, rules) == Change::None {
+                if self.flush_due(endpoint, now) {
+                    self.flush(endpoint).await?;
+                }
+                return Ok(None);
+            }
         }
-        let (state, change) = self
+        // A write is needed anyway: the counted successes go with it, and the
+        // rules below see them.
+        let counts = self.take_pending(endpoint);
+        let written = self
             .table
-            .update(endpoint, |state| {
+            .update_counting(endpoint, &counts, |state| {
                 let change = state.record(outcome, status, now, rules);
                 (change != Change::None, change)
             })
-            .await?;
-        self.remember(endpoint, state);
-        Ok(match change {
-            Change::Disabled(d) => Some(d),
-            _ => None,
-        })
+            .await;
+        match written {
+            Ok((state, change)) => {
+                self.remember(endpoint, state);
+                Ok(match change {
+                    Change::Disabled(d) => Some(d),
+                    _ => None,
+                })
+            }
+            Err(e) => {
+                self.restore_pending(endpoint, counts, now);
+                Err(e)
+            }
+        }
     }
 
-    async fn park(
-        &self,
-        endpoint: &str,
-        job_id: &str,
-        body: &str,
-        arrived_at: time::OffsetDateTime,
-    ) -> Result<(), String> {
+    async fn park(&self, job: ParkRequest<'_>) -> Result<bool, ParkError> {
         let expires = self.clock.now() + PARKED_RETENTION;
-        self.table
-            .park(endpoint, job_id, body, arrived_at, expires)
+        let mut state = self
+            .current(job.endpoint)
             .await
+            .map_err(ParkError::Unavailable)?;
+        // A cached "replaying" may be stale; the conditional park finds out
+        // and the state is read again, at most a few times.
+        for _ in 0..3 {
+            match state.parking() {
+                Parking::Disabled(_) => {
+                    self.table
+                        .park(job.endpoint, job.job_id, job.body, job.created_at, expires)
+                        .await?;
+                    return Ok(true);
+                }
+                Parking::Replaying => {
+                    if self
+                        .table
+                        .park_while_replaying(
+                            job.endpoint,
+                            job.job_id,
+                            job.body,
+                            job.created_at,
+                            expires,
+                        )
+                        .await?
+                    {
+                        return Ok(true);
+                    }
+                    state = self
+                        .fresh(job.endpoint)
+                        .await
+                        .map_err(ParkError::Unavailable)?;
+                }
+                Parking::No if job.always => {
+                    self.table
+                        .park(job.endpoint, job.job_id, job.body, job.created_at, expires)
+                        .await?;
+                    return Ok(true);
+                }
+                Parking::No => return Ok(false),
+            }
+        }
+        Err(ParkError::Unavailable(format!(
+            "the state of {} keeps changing",
+            job.endpoint
+        )))
     }
 }
 
@@ -143,7 +278,7 @@ pub fn disable_notice(endpoint: &str, d: &Disabled) -> (String, String) {
         "reason": d.reason,
         "disabled_at": crate::clock::iso_millis(d.at),
         "what_happens_now": "new deliveries for this endpoint are parked, not dropped",
-        "to_enable": format!("hookrelay endpoints enable {endpoint}  (replays parked deliveries in arrival order)"),
+        "to_enable": format!("hookrelay endpoints enable {endpoint}  (replays parked deliveries in the order they were created)"),
     });
     (
         subject,
@@ -175,17 +310,21 @@ impl Notifier for SnsNotifier {
     }
 }
 
-/// Puts an endpoint's parked jobs back on the outbound queue, oldest first,
-/// deleting each page only after the queue accepted it. Returns how many
-/// were replayed.
+/// Puts an endpoint's parked jobs back on the outbound queue, in the order
+/// they were created, deleting each page only after the queue accepted it.
+/// Returns how many were replayed.
 pub async fn replay_parked(
     table: &StateTable,
     endpoint: &str,
     outbound: &dyn Queue,
 ) -> Result<usize, String> {
     let mut replayed = 0;
-    // Sequence numbers sort by replay run, then position.
-    let run = time::OffsetDateTime::now_utc().unix_timestamp();
+    // Sequence numbers sort by replay run, then position. A run is unique
+    // (nanoseconds), so a job parked again and replayed again soon after
+    // gets a new FIFO deduplication id.
+    let run = time::OffsetDateTime::now_utc()
+        .unix_timestamp_nanos()
+        .max(0);
     loop {
         let page = table.parked(endpoint, MAX_BATCH as i32).await?;
         if page.is_empty() {
@@ -201,15 +340,11 @@ pub async fn replay_parked(
                 let mut m = OutgoingMessage::new(p.body.clone())
                     .attribute(crate::job::ATTR_ENDPOINT, endpoint)
                     .attribute(crate::job::ATTR_EVENT_TYPE, event_type)
-                    .attribute(REPLAY_SEQ, format!("{run:012}.{:09}", replayed + i));
+                    .attribute(REPLAY_SEQ, format!("{run:020}.{:09}", replayed + i));
                 // FIFO: one ordered group per endpoint; a fresh deduplication
                 // id, because the original send may be inside the 5-minute window.
                 m.group_id = Some(endpoint.to_string());
-                m.dedup_id = Some(format!(
-                    "{}.{}",
-                    p.job_id,
-                    p.sk.split('#').nth(1).unwrap_or("0")
-                ));
+                m.dedup_id = Some(format!("{}.{run}", p.job_id));
                 m
             })
             .collect();
@@ -240,49 +375,135 @@ pub async fn replay_parked(
 pub struct Enabled {
     pub was_disabled: bool,
     pub replayed: usize,
+    /// The endpoint was disabled again while replaying (e.g. it answered
+    /// 410): the rest stays parked, in order, for the next enable.
+    pub disabled_again: Option<Disabled>,
+}
+
+/// First step of an enable: clears the disable into the replaying state,
+/// in which senders keep parking new jobs. Returns whether it was disabled.
+pub async fn begin_replay(
+    table: &StateTable,
+    endpoint: &str,
+    now: OffsetDateTime,
+) -> Result<bool, String> {
+    let (_, was_disabled) = table
+        .update(endpoint, |s| {
+            let was = s.begin_replay(now);
+            (true, was)
+        })
+        .await?;
+    Ok(was_disabled)
+}
+
+/// How many times the replay tries to end exactly (nothing parked behind
+/// it) before it closes the gate first and replays what is left after.
+const EXACT_FINISH_ROUNDS: usize = 5;
+
+/// Second step: waits `settle` (the senders' state cache period, so none
+/// still treats the endpoint as disabled), replays the parked jobs, and
+/// ends the replaying state only when no job was parked behind the replay
+/// in the meantime (the final write is conditional on the item's counter
+/// revision, which every such park bumps); otherwise it replays again.
+///
+/// On an endpoint that receives jobs faster than the replay can move them,
+/// that could go on for ever: after a few rounds the state is ended first
+/// and what was parked until then is replayed after; senders stop parking
+/// at once (their conditional parks fail), so nothing is left behind, but
+/// the jobs of those last milliseconds may be delivered out of order.
+pub async fn finish_replay(
+    table: &StateTable,
+    endpoint: &str,
+    outbound: &dyn Queue,
+    settle: Duration,
+) -> Result<(usize, Option<Disabled>), String> {
+    tokio::time::sleep(settle).await;
+    let mut replayed = 0;
+    for _ in 0..EXACT_FINISH_ROUNDS {
+        replayed += replay_parked(table, endpoint, outbound).await?;
+        let loaded = table.load_full(endpoint).await?;
+        match loaded.state.parking() {
+            Parking::Disabled(d) => return Ok((replayed, Some(d))),
+            Parking::No => return Ok((replayed, None)),
+            Parking::Replaying => {}
+        }
+        // Parked after the pass above but before `loaded` was read: another pass.
+        if !table.parked(endpoint, 1).await?.is_empty() {
+            continue;
+        }
+        let mut state = loaded.state.clone();
+        state.finish_replay();
+        if table
+            .save_if_nothing_parked(endpoint, &state, &loaded)
+            .await?
+        {
+            return Ok((replayed, None));
+        }
+    }
+    let (state, _) = table
+        .update(endpoint, |s| {
+            let replaying = s.replaying_since.is_some();
+            s.finish_replay();
+            (replaying, ())
+        })
+        .await?;
+    replayed += replay_parked(table, endpoint, outbound).await?;
+    Ok((replayed, state.disabled))
 }
 
 /// Re-enables an endpoint and replays what was parked while it was off, in
-/// arrival order. Sender instances may still see the old state for up to
-/// their cache period (`settle`), and park a few more jobs meanwhile: the
-/// replay waits that long before its first pass and makes a second pass
-/// after another `settle`, so nothing stays parked.
+/// the order the jobs were created; new jobs are parked behind the backlog
+/// until it is replayed ([`begin_replay`], then [`finish_replay`]).
 pub async fn enable_and_replay(
     table: &StateTable,
     endpoint: &str,
     outbound: &dyn Queue,
     settle: Duration,
 ) -> Result<Enabled, String> {
-    let (_, was_disabled) = table
-        .update(endpoint, |s| {
-            let was = s.enable();
-            (was, was)
-        })
-        .await?;
-    tokio::time::sleep(settle).await;
-    let mut replayed = replay_parked(table, endpoint, outbound).await?;
-    if !settle.is_zero() {
-        tokio::time::sleep(settle).await;
-        replayed += replay_parked(table, endpoint, outbound).await?;
-    }
+    let was_disabled = begin_replay(table, endpoint, OffsetDateTime::now_utc()).await?;
+    let (replayed, disabled_again) = finish_replay(table, endpoint, outbound, settle).await?;
     Ok(Enabled {
         was_disabled,
         replayed,
+        disabled_again,
     })
 }
 
-/// Manual disable: the same state and parking as an automatic one.
+/// Manual disable: the same state and parking as an automatic one. Returns
+/// the disable when this call made it (not when it was already disabled).
 pub async fn disable(
     table: &StateTable,
     endpoint: &str,
     reason: &str,
-    now: time::OffsetDateTime,
-) -> Result<bool, String> {
-    let (_, changed) = table
+    now: OffsetDateTime,
+) -> Result<Option<Disabled>, String> {
+    let (state, changed) = table
         .update(endpoint, |s| {
             let changed = s.disable(reason, now);
             (changed, changed)
         })
         .await?;
-    Ok(changed)
+    Ok(if changed { state.disabled } else { None })
+}
+
+/// Manual disable that also sends the notice an automatic one sends.
+/// Returns whether it disabled the endpoint; a notice that cannot be sent
+/// is reported as `Err` after the disable took effect.
+pub async fn disable_and_notify(
+    table: &StateTable,
+    notifier: &dyn Notifier,
+    endpoint: &str,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<bool, String> {
+    match disable(table, endpoint, reason, now).await? {
+        Some(d) => {
+            notifier
+                .endpoint_disabled(endpoint, &d)
+                .await
+                .map_err(|e| format!("{endpoint} is disabled, but the notice failed: {e}"))?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }

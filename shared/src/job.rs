@@ -37,6 +37,12 @@ pub struct DeliveryJob {
     /// The event this job was fanned out from, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// Set by the router when the endpoint's configuration was invalid at
+    /// fan-out time, so its subscription could not be checked: the sender
+    /// checks it once the configuration is valid, and drops the job if the
+    /// endpoint does not want this event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subscription_unchecked: bool,
 }
 
 fn default_version() -> u32 {
@@ -58,6 +64,7 @@ impl DeliveryJob {
             payload,
             created_at: now,
             event_id: None,
+            subscription_unchecked: false,
         }
     }
 

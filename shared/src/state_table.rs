@@ -4,22 +4,39 @@
 //!
 //! | pk                 | sk                                  | what                                  |
 //! |--------------------|-------------------------------------|---------------------------------------|
-//! | `endpoint#<name>`  | `health`                            | [`HealthState`] as JSON, `rev`, `disabled` |
-//! | `endpoint#<name>`  | `parked#<arrival ns, 20 digits>#<job id>` | a parked job body, `expires_at`  |
+//! | `endpoint#<name>`  | `health`                            | [`HealthState`] as JSON, `rev`, `disabled`, `replaying`, success counters `ok_<hour>`, `counts_rev` |
+//! | `endpoint#<name>`  | `parked#<job created_at ns, 20 digits>#<job id>` | a parked job body, `expires_at`  |
 //! | `event#<id>`       | `fanout`                            | endpoints already given a job, `expires_at` |
 //! | `message#<id>`     | `attempts`                          | failed attempts ([`crate::attempts`]), `expires_at` |
 //!
 //! Health items are read-modify-written with a condition on `rev`, so
 //! concurrent sender instances can never lose a transition: the loser
-//! re-reads and re-applies. `expires_at` is the table's TTL attribute.
+//! re-reads and re-applies. Some writes skip the read-modify-write and use
+//! an atomic `ADD` instead: adding successes to the `ok_<hour>` counters
+//! (so counting them needs no conditional write), and parking a job while
+//! the endpoint replays. Each of those also bumps `counts_rev`, and the
+//! read-modify-write is conditional on it too: it writes the whole item
+//! back, so it must not overwrite an `ADD` it did not see; and the end of
+//! a replay thereby knows that no job was parked behind it.
+//! `expires_at` is the table's TTL attribute.
 
-use crate::health::HealthState;
+use crate::health::{HealthState, ParkError};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, WriteRequest};
-use std::collections::{BTreeSet, HashMap};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, Put, TransactWriteItem, Update, WriteRequest,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::Duration;
 use time::OffsetDateTime;
 
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// Success counters on the health item: `ok_<unix hour>`.
+const OK_PREFIX: &str = "ok_";
+
+/// DynamoDB's item size limit is 400 KB (attribute names and values); a
+/// parked job also holds its keys, id and expiry, so the body gets a bit less.
+pub const MAX_PARKED_BODY_BYTES: usize = 400 * 1024 - 2 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct StateTable {
@@ -33,7 +50,45 @@ pub struct Parked {
     pub sk: String,
     pub job_id: String,
     pub body: String,
-    pub arrived_at: OffsetDateTime,
+    /// The job's `created_at`: parked jobs sort (and replay) by it.
+    pub created_at: OffsetDateTime,
+}
+
+/// An endpoint's health item as read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Loaded {
+    /// The state, with the success counters in [`HealthState::successes`].
+    pub state: HealthState,
+    /// `None`: the state was never written (the item may hold counters only).
+    pub rev: Option<u64>,
+    /// Bumped by every `ADD` (see the module docs); `None`: none yet.
+    pub counts_rev: Option<u64>,
+}
+
+fn ok_attribute(hour: i64) -> String {
+    format!("{OK_PREFIX}{hour}")
+}
+
+/// Reads a health item: the JSON state plus the counters beside it.
+fn parse_health(item: &HashMap<String, AttributeValue>, endpoint: &str) -> Result<Loaded, String> {
+    let mut state: HealthState = get_s(item, "state")
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| format!("health of {endpoint} is unreadable: {e}"))?
+        .unwrap_or_default();
+    let number = |v: &AttributeValue| v.as_n().ok().and_then(|n| n.parse::<u64>().ok());
+    for (k, v) in item {
+        if let Some(hour) = k.strip_prefix(OK_PREFIX).and_then(|h| h.parse().ok())
+            && let Some(n) = number(v)
+        {
+            state.add_successes(hour, u32::try_from(n).unwrap_or(u32::MAX));
+        }
+    }
+    Ok(Loaded {
+        state,
+        rev: item.get("rev").and_then(number),
+        counts_rev: item.get("counts_rev").and_then(number),
+    })
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -76,6 +131,12 @@ impl StateTable {
 
     /// The endpoint's health and its revision (`None`: never written).
     pub async fn load(&self, endpoint: &str) -> Result<(HealthState, Option<u64>), String> {
+        let l = self.load_full(endpoint).await?;
+        Ok((l.state, l.rev))
+    }
+
+    /// The endpoint's health item (consistent read).
+    pub async fn load_full(&self, endpoint: &str) -> Result<Loaded, String> {
         let out = self
             .client
             .get_item()
@@ -86,31 +147,24 @@ impl StateTable {
             .send()
             .await
             .map_err(err)?;
-        let Some(item) = out.item else {
-            return Ok((HealthState::default(), None));
-        };
-        let state = get_s(&item, "state")
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| format!("health of {endpoint} is unreadable: {e}"))?
-            .unwrap_or_default();
-        let rev = item
-            .get("rev")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        Ok((state, Some(rev)))
+        match out.item {
+            Some(item) => parse_health(&item, endpoint),
+            None => Ok(Loaded::default()),
+        }
     }
 
-    /// Writes `state` if the stored revision is still `rev`; `Ok(false)` on a conflict.
-    pub async fn save(
+    /// Writes `state` (read as `loaded`) if neither its revision nor its
+    /// counters changed since; `Ok(false)` on a conflict. The success
+    /// counters written are `state.successes`: what was loaded, plus what
+    /// the caller counted, minus what fell out of the window.
+    async fn save(
         &self,
         endpoint: &str,
         state: &HealthState,
-        rev: Option<u64>,
+        loaded: &Loaded,
     ) -> Result<bool, String> {
         let text = serde_json::to_string(state).map_err(|e| e.to_string())?;
-        let next = rev.map(|r| r + 1).unwrap_or(1);
+        let next = loaded.rev.map(|r| r + 1).unwrap_or(1);
         let mut req = self
             .client
             .put_item()
@@ -122,16 +176,39 @@ impl StateTable {
             .item("rev", n(next))
             .item("disabled", AttributeValue::Bool(state.is_disabled()))
             .item(
+                "replaying",
+                AttributeValue::Bool(state.replaying_since.is_some()),
+            )
+            .item(
                 "updated_at",
                 s(crate::clock::iso_millis(OffsetDateTime::now_utc())),
-            );
-        req = match rev {
-            None => req.condition_expression("attribute_not_exists(pk)"),
-            Some(r) => req
-                .condition_expression("rev = :rev")
-                .expression_attribute_values(":rev", n(r)),
+            )
+            .expression_attribute_names("#rev", "rev")
+            .expression_attribute_names("#counts", "counts_rev");
+        for (h, c) in &state.successes {
+            req = req.item(ok_attribute(*h), n(c));
+        }
+        let rev_condition = match loaded.rev {
+            None => "attribute_not_exists(#rev)",
+            Some(r) => {
+                req = req.expression_attribute_values(":rev", n(r));
+                "#rev = :rev"
+            }
         };
-        match req.send().await {
+        let counts_condition = match loaded.counts_rev {
+            None => "attribute_not_exists(#counts)",
+            Some(c) => {
+                req = req
+                    .item("counts_rev", n(c))
+                    .expression_attribute_values(":counts", n(c));
+                "#counts = :counts"
+            }
+        };
+        match req
+            .condition_expression(format!("{rev_condition} AND {counts_condition}"))
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
             Err(e) => Err(err(e)),
@@ -145,16 +222,97 @@ impl StateTable {
     pub async fn update<R>(
         &self,
         endpoint: &str,
+        change: impl FnMut(&mut HealthState) -> (bool, R),
+    ) -> Result<(HealthState, R), String> {
+        self.update_counting(endpoint, &BTreeMap::new(), change)
+            .await
+    }
+
+    /// [`update`](Self::update) that also adds `successes` (per hour) to
+    /// the success counters, in the same write. `change` sees them already
+    /// counted, so the rate rule includes them. When `change` writes
+    /// nothing, the successes are still added (one `ADD`).
+    pub async fn update_counting<R>(
+        &self,
+        endpoint: &str,
+        successes: &BTreeMap<i64, u32>,
         mut change: impl FnMut(&mut HealthState) -> (bool, R),
     ) -> Result<(HealthState, R), String> {
-        for _ in 0..10 {
-            let (mut state, rev) = self.load(endpoint).await?;
+        const ATTEMPTS: u64 = 16;
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                // Concurrent writers: spread the retries out a little.
+                tokio::time::sleep(Duration::from_millis(fastrand::u64(0..=5 * attempt))).await;
+            }
+            let loaded = self.load_full(endpoint).await?;
+            let mut state = loaded.state.clone();
+            for (h, c) in successes {
+                state.add_successes(*h, *c);
+            }
             let (changed, result) = change(&mut state);
-            if !changed || self.save(endpoint, &state, rev).await? {
+            if !changed {
+                self.add_successes(endpoint, successes).await?;
+                return Ok((state, result));
+            }
+            if self.save(endpoint, &state, &loaded).await? {
                 return Ok((state, result));
             }
         }
         Err(format!("too much contention on the health of {endpoint}"))
+    }
+
+    /// Writes `state` (read as `loaded`) only if neither the state nor the
+    /// counters changed since, in particular if no job was parked during the
+    /// replay. `Ok(false)`: something did; read again.
+    pub async fn save_if_nothing_parked(
+        &self,
+        endpoint: &str,
+        state: &HealthState,
+        loaded: &Loaded,
+    ) -> Result<bool, String> {
+        self.save(endpoint, state, loaded).await
+    }
+
+    /// Adds successful attempts to the endpoint's counters: an atomic `ADD`,
+    /// no read and no condition, so concurrent senders never conflict.
+    pub async fn add_successes(
+        &self,
+        endpoint: &str,
+        successes: &BTreeMap<i64, u32>,
+    ) -> Result<(), String> {
+        let counts: Vec<(i64, u32)> = successes
+            .iter()
+            .filter(|(_, c)| **c > 0)
+            .map(|(h, c)| (*h, *c))
+            .collect();
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let parts: Vec<String> = (0..counts.len())
+            .map(|i| format!("#ok{i} :ok{i}"))
+            .collect();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(endpoint_pk(endpoint)))
+            .key("sk", s("health"))
+            // `endpoint` lets `all_health` list an item that only has counters so far.
+            .update_expression(format!(
+                "SET #endpoint = :endpoint ADD #counts :one, {}",
+                parts.join(", ")
+            ))
+            .expression_attribute_names("#endpoint", "endpoint")
+            .expression_attribute_names("#counts", "counts_rev")
+            .expression_attribute_values(":endpoint", s(endpoint))
+            .expression_attribute_values(":one", n(1));
+        for (i, (h, c)) in counts.iter().enumerate() {
+            req = req
+                .expression_attribute_names(format!("#ok{i}"), ok_attribute(*h))
+                .expression_attribute_values(format!(":ok{i}"), n(c));
+        }
+        req.send().await.map_err(err)?;
+        Ok(())
     }
 
     /// Every endpoint's health (for `hookrelay endpoints list`).
@@ -173,10 +331,10 @@ impl StateTable {
                 .await
                 .map_err(err)?;
             for item in page.items() {
-                if let (Some(e), Some(st)) = (get_s(item, "endpoint"), get_s(item, "state"))
-                    && let Ok(state) = serde_json::from_str(st)
+                if let Some(e) = get_s(item, "endpoint")
+                    && let Ok(loaded) = parse_health(item, e)
                 {
-                    out.push((e.to_string(), state));
+                    out.push((e.to_string(), loaded.state));
                 }
             }
             match page.last_evaluated_key {
@@ -186,29 +344,107 @@ impl StateTable {
         }
     }
 
-    /// Parks a job until its endpoint is enabled again. Idempotent for the
-    /// same job and arrival time.
+    fn parked_item(
+        &self,
+        endpoint: &str,
+        job_id: &str,
+        body: &str,
+        created_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<HashMap<String, AttributeValue>, ParkError> {
+        if body.len() > MAX_PARKED_BODY_BYTES {
+            return Err(ParkError::TooLarge {
+                bytes: body.len(),
+                limit: MAX_PARKED_BODY_BYTES,
+            });
+        }
+        let ns = created_at.unix_timestamp_nanos().max(0);
+        Ok(HashMap::from([
+            ("pk".to_string(), s(endpoint_pk(endpoint))),
+            ("sk".to_string(), s(format!("parked#{ns:020}#{job_id}"))),
+            ("job_id".to_string(), s(job_id)),
+            ("body".to_string(), s(body)),
+            (TTL_ATTRIBUTE.to_string(), n(expires_at.unix_timestamp())),
+        ]))
+    }
+
+    /// Parks a job until its endpoint is enabled again, keyed by its
+    /// creation time so the replay restores that order. Idempotent for the
+    /// same job.
     pub async fn park(
         &self,
         endpoint: &str,
         job_id: &str,
         body: &str,
-        arrived_at: OffsetDateTime,
+        created_at: OffsetDateTime,
         expires_at: OffsetDateTime,
-    ) -> Result<(), String> {
-        let ns = arrived_at.unix_timestamp_nanos().max(0);
+    ) -> Result<(), ParkError> {
+        let item = self.parked_item(endpoint, job_id, body, created_at, expires_at)?;
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(endpoint_pk(endpoint)))
-            .item("sk", s(format!("parked#{ns:020}#{job_id}")))
-            .item("job_id", s(job_id))
-            .item("body", s(body))
-            .item(TTL_ATTRIBUTE, n(expires_at.unix_timestamp()))
+            .set_item(Some(item))
             .send()
             .await
-            .map_err(err)?;
+            .map_err(|e| ParkError::Unavailable(err(e)))?;
         Ok(())
+    }
+
+    /// Parks a job while the endpoint replays: in one transaction with
+    /// bumping `counts_rev`, on condition that the endpoint is still
+    /// replaying. `Ok(false)`: it is not replaying any more, nothing was
+    /// written (deliver the job instead).
+    pub async fn park_while_replaying(
+        &self,
+        endpoint: &str,
+        job_id: &str,
+        body: &str,
+        created_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, ParkError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        let item = self.parked_item(endpoint, job_id, body, created_at, expires_at)?;
+        let build = |e: aws_sdk_dynamodb::error::BuildError| ParkError::Unavailable(e.to_string());
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(build)?;
+        let bump = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(endpoint_pk(endpoint)))
+            .key("sk", s("health"))
+            .update_expression("ADD #counts :one")
+            .condition_expression("#replaying = :yes")
+            .expression_attribute_names("#counts", "counts_rev")
+            .expression_attribute_names("#replaying", "replaying")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .build()
+            .map_err(build)?;
+        let out = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().update(bump).build())
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                // The health item's condition failed: the replay is over.
+                let not_replaying = matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(c))
+                        if c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+                );
+                if not_replaying {
+                    Ok(false)
+                } else {
+                    Err(ParkError::Unavailable(err(e)))
+                }
+            }
+        }
     }
 
     /// Parked jobs of an endpoint, oldest first, at most `limit`.
@@ -235,7 +471,7 @@ impl StateTable {
                 Some(Parked {
                     job_id: get_s(item, "job_id")?.to_string(),
                     body: get_s(item, "body")?.to_string(),
-                    arrived_at: OffsetDateTime::from_unix_timestamp_nanos(ns).ok()?,
+                    created_at: OffsetDateTime::from_unix_timestamp_nanos(ns).ok()?,
                     sk,
                 })
             })
@@ -267,7 +503,12 @@ impl StateTable {
         }
     }
 
+    /// Deletes replayed jobs. DynamoDB may leave some of a batch
+    /// unprocessed under load: those are retried with a growing pause, and
+    /// if some still remain the error says so (they would be replayed
+    /// again by the next `enable`).
     pub async fn delete_parked(&self, endpoint: &str, sks: &[String]) -> Result<(), String> {
+        const ATTEMPTS: u32 = 6;
         for chunk in sks.chunks(25) {
             let requests: Vec<WriteRequest> = chunk
                 .iter()
@@ -281,7 +522,10 @@ impl StateTable {
                 })
                 .collect();
             let mut pending = HashMap::from([(self.table.clone(), requests)]);
-            for _ in 0..5 {
+            for attempt in 0..ATTEMPTS {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
                 let out = self
                     .client
                     .batch_write_item()
@@ -291,8 +535,18 @@ impl StateTable {
                     .map_err(err)?;
                 match out.unprocessed_items {
                     Some(left) if !left.is_empty() => pending = left,
-                    _ => break,
+                    _ => {
+                        pending = HashMap::new();
+                        break;
+                    }
                 }
+            }
+            let left: usize = pending.values().map(Vec::len).sum();
+            if left > 0 {
+                return Err(format!(
+                    "{left} replayed job(s) of {endpoint} could not be deleted from the state table \
+                     after {ATTEMPTS} attempts; they stay parked and a later replay would send them again"
+                ));
             }
         }
         Ok(())

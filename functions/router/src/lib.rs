@@ -7,6 +7,15 @@
 //! was already fanned out to, so a retried batch never writes a job twice.
 //! Each event is its own item in `batchItemFailures`: one bad event never
 //! holds up the others.
+//!
+//! The router never decides that a job is not needed because of an
+//! endpoint's state: endpoints switched off (`"enabled": false`) get their
+//! jobs, which the sender parks; an endpoint whose configuration is
+//! invalid (so its subscription cannot be read) gets every event, marked
+//! `subscription_unchecked`, and the sender retries those until the
+//! configuration is valid (then drops the ones it does not subscribe to) or
+//! dead-letters them with the reason. Jobs carry the event's SQS arrival
+//! time as `created_at`, the order parked jobs are replayed in.
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
@@ -239,15 +248,17 @@ impl Router {
             }
         };
         let payload = event.payload.get();
-        let mut matched = Vec::new();
+        // (endpoint, subscription unchecked)
+        let mut matched: Vec<(String, bool)> = Vec::new();
         for name in names {
             match self
                 .endpoints
                 .get(&secret_name(&self.settings.secrets_prefix, &name))
                 .await
             {
-                Ok(Some(ep)) if ep.config.enabled && ep.subscribed(&event.event_type, payload) => {
-                    matched.push(name)
+                // Switched off or not: the sender parks what a switched-off endpoint gets.
+                Ok(Some(ep)) if ep.subscribed(&event.event_type, payload) => {
+                    matched.push((name, false))
                 }
                 Ok(_) => {}
                 Err(CacheError::Unavailable(e)) => {
@@ -255,12 +266,16 @@ impl Router {
                     return Fanout::Retry;
                 }
                 Err(CacheError::Invalid { reason, .. }) => {
+                    // Its subscription cannot be read: rather than lose the
+                    // event for it, hand it over and let the sender decide
+                    // once the configuration is fixed.
                     tracing::error!(
                         event_id,
                         endpoint = name,
                         reason,
-                        "endpoint configuration invalid; not routed to it"
+                        "endpoint configuration invalid; job written with its subscription unchecked"
                     );
+                    matched.push((name, true));
                 }
             }
         }
@@ -274,22 +289,25 @@ impl Router {
             },
             None => Default::default(),
         };
-        let todo: Vec<String> = matched
+        let todo: Vec<(String, bool)> = matched
             .iter()
-            .filter(|n| !already.contains(*n))
+            .filter(|(n, _)| !already.contains(n))
             .cloned()
             .collect();
         let now = self.clock.now();
+        let arrived = arrival_time(rec).unwrap_or(now);
         let mut written = Vec::new();
         let mut failed = false;
         for chunk in todo.chunks(MAX_BATCH) {
             let messages: Vec<OutgoingMessage> = chunk
                 .iter()
-                .map(|name| self.job_message(&event, &event_id, name, now))
+                .map(|(name, unchecked)| {
+                    self.job_message(&event, &event_id, name, arrived, *unchecked)
+                })
                 .collect();
             match self.outbound.send_batch(messages).await {
                 Ok(results) => {
-                    for (name, r) in chunk.iter().zip(results) {
+                    for ((name, _), r) in chunk.iter().zip(results) {
                         match r {
                             Ok(_) => written.push(name.clone()),
                             Err(e) => {
@@ -329,11 +347,18 @@ impl Router {
         event: &Event,
         event_id: &str,
         endpoint: &str,
-        now: time::OffsetDateTime,
+        created_at: time::OffsetDateTime,
+        subscription_unchecked: bool,
     ) -> OutgoingMessage {
-        let mut job = DeliveryJob::new(endpoint, &event.event_type, event.payload.clone(), now);
+        let mut job = DeliveryJob::new(
+            endpoint,
+            &event.event_type,
+            event.payload.clone(),
+            created_at,
+        );
         job.id = DeliveryJob::derived_id(event_id, endpoint);
         job.event_id = Some(event_id.to_string());
+        job.subscription_unchecked = subscription_unchecked;
         let text = serde_json::to_string(&job).expect("a job serializes");
         let mut m = OutgoingMessage::new(text)
             .attribute(ATTR_ENDPOINT, endpoint)
@@ -362,4 +387,11 @@ impl Router {
             }
         }
     }
+}
+
+/// When SQS accepted the event (`SentTimestamp`, milliseconds): events
+/// routed concurrently, or retried, still get the order they arrived in.
+fn arrival_time(rec: &SqsMessage) -> Option<time::OffsetDateTime> {
+    let ms: i128 = rec.attributes.get("SentTimestamp")?.parse().ok()?;
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms.checked_mul(1_000_000)?).ok()
 }

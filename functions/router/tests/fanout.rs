@@ -1,9 +1,11 @@
 //! The router against moto (SQS, Secrets Manager, DynamoDB): fan-out to
-//! exactly the subscribed endpoints, filters, retries without duplicates.
+//! exactly the subscribed endpoints, filters, retries without duplicates;
+//! switched-off and misconfigured endpoints still get their jobs; jobs carry
+//! the event's arrival time.
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use hookrelay_shared::clock::SystemClock;
+use hookrelay_shared::clock::{Clock, ManualClock, SystemClock};
 use hookrelay_shared::job::DeliveryJob;
 use hookrelay_shared::local_esm::{Invoke, Poller};
 use hookrelay_shared::queue::SqsQueue;
@@ -38,6 +40,10 @@ impl Invoke for Recording {
 }
 
 async fn world() -> World {
+    world_with_clock(Arc::new(SystemClock)).await
+}
+
+async fn world_with_clock(clock: Arc<dyn Clock>) -> World {
     let sqs = moto::sqs().await;
     let sm = moto::secretsmanager().await;
     let ddb = moto::dynamodb().await;
@@ -61,7 +67,7 @@ async fn world() -> World {
         outbound: Arc::new(SqsQueue::new(sqs.clone(), outbound.clone())),
         dlq: Arc::new(SqsQueue::new(sqs.clone(), dlq.clone())),
         markers: Some(StateTable::new(ddb, table)),
-        clock: Arc::new(SystemClock),
+        clock,
     };
     World {
         router: Arc::new(Router::new(ports, settings)),
@@ -164,7 +170,9 @@ async fn events_fan_out_to_exactly_the_subscribed_endpoints_with_filters() {
         BTreeMap::from([
             ("erp", vec!["e2", "e3"]),
             ("ideas", vec!["e3"]),
-            ("orders", vec!["e1", "e2"])
+            ("orders", vec!["e1", "e2"]),
+            // Switched off: the jobs are written, the sender parks them.
+            ("paused", vec!["e1", "e2", "e3"]),
         ])
     );
     let e2 = jobs["orders"]
@@ -207,4 +215,68 @@ async fn a_retried_batch_writes_no_job_twice_and_a_bad_event_blocks_nothing() {
         assert!(resp.batch_item_failures.is_empty());
     }
     assert!(w.jobs().await.is_empty(), "no duplicate jobs");
+}
+
+#[tokio::test]
+async fn an_endpoint_with_an_invalid_configuration_gets_every_event_unchecked() {
+    let w = world().await;
+    w.endpoint("good", r#","events":["order.*"]"#).await;
+    // Not a valid configuration: its subscription cannot be read.
+    moto::put_secret(
+        &w.sm,
+        &format!("{}/endpoints/broken", w.prefix),
+        r#"{"url":"ftp://broken.example.com","events":["order.*"]}"#,
+    )
+    .await;
+    w.event(r#"{"id":"e1","type":"order.created","payload":{}}"#)
+        .await;
+    w.event(r#"{"id":"e2","type":"idea.created","payload":{}}"#)
+        .await;
+    w.route_all().await;
+    let jobs = w.jobs().await;
+    assert_eq!(jobs["good"].len(), 1);
+    assert!(!jobs["good"][0].subscription_unchecked);
+    let mut broken: Vec<(&str, bool)> = jobs["broken"]
+        .iter()
+        .map(|j| (j.event_id.as_deref().unwrap(), j.subscription_unchecked))
+        .collect();
+    broken.sort();
+    assert_eq!(
+        broken,
+        vec![("e1", true), ("e2", true)],
+        "not lost: the sender checks the subscription once the configuration is fixed"
+    );
+    assert!(moto::drain(&w.sqs, &w.dlq).await.is_empty());
+}
+
+#[tokio::test]
+async fn jobs_are_stamped_with_the_events_arrival_time() {
+    // The router's own clock is far from the events' arrival.
+    let w = world_with_clock(Arc::new(ManualClock::at_unix(1_000_000_000))).await;
+    w.endpoint("a", r#","events":["*"]"#).await;
+    for i in 0..3 {
+        w.event(&format!(r#"{{"id":"e{i}","type":"t","payload":{{}}}}"#))
+            .await;
+    }
+    let rec = w.route_all().await;
+    let sent: BTreeMap<String, i128> = rec
+        .1
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e.records.clone())
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
+            (
+                body["id"].as_str().unwrap().to_string(),
+                r.attributes["SentTimestamp"].parse().unwrap(),
+            )
+        })
+        .collect();
+    let jobs = w.jobs().await;
+    assert_eq!(jobs["a"].len(), 3);
+    for job in &jobs["a"] {
+        let ms = job.created_at.unix_timestamp_nanos() / 1_000_000;
+        assert_eq!(ms, sent[job.event_id.as_deref().unwrap()], "{}", job.id);
+    }
 }

@@ -8,7 +8,8 @@
 //! wires the real clients.
 //!
 //! Per record, in order: parse the job; load its endpoint; park it if the
-//! endpoint is disabled; sign and POST (records for `batch` endpoints are
+//! endpoint is disabled (or replaying its parked jobs, which new jobs must
+//! not overtake); sign and POST (records for `batch` endpoints are
 //! grouped into one array body); then, on failure, either move the
 //! message's visibility to the next delay of the endpoint's schedule and
 //! report it in `batchItemFailures`, or, when the schedule is exhausted or
@@ -33,7 +34,8 @@ use hookrelay_shared::attempts::{AttemptLog, DynamoAttempts, ReceiveCountOnly};
 use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::endpoint::{Endpoint, secret_name, valid_endpoint_name};
 use hookrelay_shared::health::{
-    Disabled, EndpointHealth, LogNotifier, NoHealthTracking, Notifier, Outcome,
+    Disabled, EndpointHealth, LogNotifier, NoHealthTracking, Notifier, Outcome, ParkError,
+    ParkRequest, Parking,
 };
 use hookrelay_shared::health_store::{DynamoHealth, SnsNotifier};
 use hookrelay_shared::job::DeliveryJob;
@@ -436,23 +438,50 @@ impl Sender {
                 });
             }
         };
-        let disabled = if !endpoint.config.enabled {
-            Some("disabled in its configuration".to_string())
-        } else {
-            match self.health.disabled(&job.endpoint).await {
-                Ok(d) => d.map(|d| d.reason),
-                Err(e) => {
-                    tracing::error!(
-                        endpoint = job.endpoint,
-                        error = e,
-                        "endpoint state unavailable; will retry"
-                    );
-                    return Err(self.infra_retry(&rec).await);
-                }
+        let mut endpoint = endpoint;
+        if !endpoint.config.enabled
+            && let Ok(Some(Some(fresh))) = self.endpoints.refresh(&secret).await
+        {
+            // Switched off in the cached configuration: `endpoints enable`
+            // may have switched it on since, so look again (at most every
+            // 30 s per endpoint) rather than park for a whole cache TTL.
+            endpoint = fresh;
+        }
+        if job.subscription_unchecked && !endpoint.subscribed(&job.event_type, job.payload.get()) {
+            // Fanned out while the configuration was invalid; now it says
+            // this endpoint does not want the event.
+            tracing::info!(
+                job_id = job.id,
+                endpoint = job.endpoint,
+                event_type = job.event_type,
+                "job dropped: the endpoint is not subscribed to this event"
+            );
+            return Err(Verdict::Delete);
+        }
+        let switched_off = !endpoint.config.enabled;
+        let replayed = msg.message_attributes.contains_key(REPLAY_SEQ);
+        let parking = match self.health.parking(&job.endpoint).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(
+                    endpoint = job.endpoint,
+                    error = e,
+                    "endpoint state unavailable; will retry"
+                );
+                return Err(self.infra_retry(&rec).await);
             }
         };
-        if let Some(why) = disabled {
-            return Err(self.park(&rec, &job, &why).await);
+        let why = match parking {
+            Parking::Disabled(d) => Some(d.reason),
+            // New jobs wait behind the parked ones being replayed.
+            Parking::Replaying if !replayed => Some("replaying its parked jobs".to_string()),
+            _ if switched_off => Some("disabled in its configuration".to_string()),
+            _ => None,
+        };
+        if let Some(why) = why
+            && let Some(verdict) = self.park(&rec, &job, &why, switched_off).await
+        {
+            return Err(verdict);
         }
         Ok(Ready { rec, job, endpoint })
     }
@@ -534,9 +563,11 @@ impl Sender {
                         )
                         .await;
                 }
-                if let Some(d) = disabled {
+                if let Some(d) = disabled
+                    && let Some(verdict) = self.park(&r.rec, &r.job, &d.reason, false).await
+                {
                     // This failure disabled the endpoint: keep the job for the replay.
-                    return self.park(&r.rec, &r.job, &d.reason).await;
+                    return verdict;
                 }
                 let scheduled = r.endpoint.schedule.delay_after(attempt, (self.jitter)());
                 match scheduled {
@@ -613,32 +644,50 @@ impl Sender {
         Verdict::Retry(after)
     }
 
-    /// Keeps a job of a disabled endpoint for replay; falls back to the DLQ.
-    async fn park(&self, rec: &Record<'_>, job: &DeliveryJob, why: &str) -> Verdict {
-        match self
-            .health
-            .park(&job.endpoint, &job.id, rec.body, self.clock.now())
-            .await
-        {
-            Ok(()) => {
+    /// Keeps a job of a disabled (or replaying) endpoint for replay, keyed
+    /// by the job's creation time so the replay restores that order; falls
+    /// back to the DLQ. `None`: not parked because the endpoint delivers
+    /// again (deliver the job). `always`: switched off in its configuration.
+    async fn park(
+        &self,
+        rec: &Record<'_>,
+        job: &DeliveryJob,
+        why: &str,
+        always: bool,
+    ) -> Option<Verdict> {
+        let request = ParkRequest {
+            endpoint: &job.endpoint,
+            job_id: &job.id,
+            body: rec.body,
+            created_at: job.created_at,
+            always,
+        };
+        match self.health.park(request).await {
+            Ok(true) => {
                 tracing::info!(
                     job_id = job.id,
                     endpoint = job.endpoint,
                     reason = why,
                     "job parked: endpoint disabled"
                 );
-                Verdict::Delete
+                Some(Verdict::Delete)
             }
+            Ok(false) => None,
             Err(e) => {
-                let error = format!("{why}; not parked: {e}");
-                self.dead_letter(
-                    rec,
-                    &job.endpoint,
-                    DeadReason::EndpointDisabled,
-                    "-",
-                    &error,
+                let error = match &e {
+                    ParkError::TooLarge { .. } => format!("{why}; cannot be parked: {e}"),
+                    _ => format!("{why}; not parked: {e}"),
+                };
+                Some(
+                    self.dead_letter(
+                        rec,
+                        &job.endpoint,
+                        DeadReason::EndpointDisabled,
+                        "-",
+                        &error,
+                    )
+                    .await,
                 )
-                .await
             }
         }
     }

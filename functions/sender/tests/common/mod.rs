@@ -142,6 +142,20 @@ impl World {
         id["id"].as_str().unwrap().to_string()
     }
 
+    /// Puts a job with a given id and creation time on the outbound queue.
+    pub async fn publish_job(&self, endpoint: &str, id: &str, created_at: &str, payload: &str) {
+        let job = format!(
+            r#"{{"version":1,"id":"{id}","endpoint":"{endpoint}","event_type":"t","payload":{payload},"created_at":"{created_at}"}}"#
+        );
+        self.sqs
+            .send_message()
+            .queue_url(&self.outbound)
+            .message_body(job)
+            .send()
+            .await
+            .unwrap();
+    }
+
     pub async fn poll(&self) -> PollReport {
         self.poller
             .poll_once(&InProcess(self.sender.clone()))
