@@ -129,6 +129,33 @@ def main():
     s200 = load(os.path.join(results_dir, "sender-200ms.json"))
     s200serial = load(os.path.join(results_dir, "sender-200ms-serial.json"))
 
+    def profile(name, requests):
+        """Inclusive instructions per request of the handler's parts, from callgrind_annotate."""
+        path = os.path.join(results_dir, f"callgrind-annotate-{name}.txt")
+        if not os.path.exists(path):
+            return None
+        parts = {
+            "handler (Receiver::process)": "receiver::Receiver::process::{{closure}} [",
+            "API Gateway event parsing (lambda_http)": "lambda_http::request::from_str [",
+            "signature verification": "hookrelay_shared::schemes::Scheme::verify",
+            "SQS SendMessage (aws-sdk-sqs, in total)": "<hookrelay_shared::queue::SqsQueue as hookrelay_shared::queue::Queue>::send",
+            "of which SigV4 request signing": "aws_sigv4::http_request::sign::sign [",
+        }
+        found = {}
+        soft_sha = False
+        with open(path) as f:
+            for line in f:
+                if "sha2" in line and "soft" in line:
+                    soft_sha = True
+                m = re.match(r"\s*([\d,]+) \(", line)
+                if not m or "=>" in line:
+                    continue
+                ir = int(m.group(1).replace(",", ""))
+                for label, pat in parts.items():
+                    if pat in line:
+                        found[label] = max(found.get(label, 0), ir)
+        return {"requests": requests, "per_request": {k: v / requests for k, v in found.items()}, "soft_sha": soft_sha}
+
     receiver_cases = []
     for path in sorted(glob.glob(os.path.join(results_dir, "receiver-wall-*.json"))):
         name = os.path.basename(path)[len("receiver-wall-"):-len(".json")]
@@ -143,6 +170,11 @@ def main():
             "ns_per_request": wall["ns_per_request"],
             "instructions_per_request": (i2 - i1) / (n2 - n1),
         })
+        req_file = os.path.join(results_dir, f"receiver-profiled-requests-{name}.txt")
+        if os.path.exists(req_file):
+            with open(req_file) as f:
+                # +1: the warm-up request before the measured ones.
+                receiver_cases[-1]["profile"] = profile(name, int(f.read().strip()) + 1)
 
     raw = {"machine": m, "command": command, "criterion": {"|".join(k): v for k, v in sorted(crit.items())},
            "openssl": {f"{k[0]}|{k[1]}": v for k, v in sorted(ossl.items())}, "sizes": sizes,
@@ -184,8 +216,7 @@ def main():
         floor[label] = p["median_ns"]
         ours = gbps(nbytes, p["median_ns"])
         theirs = med(o) / 1e9
-        w(f"| {label} | {fmt_ns(p['median_ns'])} | {ours:.2f} GB/s | {theirs:.2f} GB/s | {theirs / ours:.2f}x slower than OpenSSL |" if theirs > ours
-          else f"| {label} | {fmt_ns(p['median_ns'])} | {ours:.2f} GB/s | {theirs:.2f} GB/s | {ours / theirs:.2f}x OpenSSL's speed |")
+        w(f"| {label} | {fmt_ns(p['median_ns'])} | {ours:.2f} GB/s | {theirs:.2f} GB/s | OpenSSL / floor = {theirs / ours:.2f} |")
         if label == "64KiB":
             targets.append(("HMAC primitive within 1.2x of OpenSSL at 64 KiB",
                             f"{(theirs / ours):.2f}x (ours {ours:.2f} GB/s, OpenSSL {theirs:.2f} GB/s)", theirs / ours <= 1.2))
@@ -204,21 +235,23 @@ def main():
                 continue
             ratio = vf["median_ns"] / floor[label]
             cells += [fmt_ns(sg["median_ns"]), f"{fmt_ns(vf['median_ns'])} ({ratio:.2f}x)"]
-            if s not in ("token", "basic", "leanbe") and label != "1KiB":
+            if s not in ("token", "basic", "leanbe"):
                 worst.append((ratio, s, label))
         w(f"| `{s}` | " + " | ".join(cells) + " |")
     w("")
-    if worst:
-        r, s, label = max(worst)
-        targets.append(("Body-hashing schemes verify within 1.1x of the primitive (64 KiB and 1 MiB)",
-                        f"worst {r:.2f}x (`{s}` at {label})", r <= 1.1))
-        small = [(crit[("verify", s, "1KiB")]["median_ns"] / floor["1KiB"], s) for s in schemes
-                 if s not in ("token", "basic", "leanbe") and ("verify", s, "1KiB") in crit and "1KiB" in floor]
-        if small:
-            r1, s1 = max(small)
-            w(f"At 1 KiB the fixed per-request work (parsing headers, decoding the signature, the timestamp check,")
-            w(f"a second HMAC block for the key) weighs more: the worst is `{s1}` at {r1:.2f}x the floor.")
-            w("")
+    w("`token` and `basic` do not hash the body, and `leanbe`'s verification is mostly parsing the JSON body to find")
+    w("its `payload` member: they are left out of the 1.1x target below, not out of the table.")
+    w("")
+    for label, _ in SIZES:
+        at = [(r, s) for r, s, l in worst if l == label]
+        if at:
+            r, s = max(at)
+            targets.append((f"Body-hashing schemes verify within 1.1x of the primitive at {label}",
+                            f"worst {r:.2f}x (`{s}`)", r <= 1.1))
+    w("The floor computes the HMAC key schedule on every call; the schemes prepare it once per configuration,")
+    w("then parse the header, decode the signature, check the timestamp and compare: a fixed cost of a few hundred")
+    w("nanoseconds that weighs at 1 KiB and vanishes at 64 KiB.")
+    w("")
     w("Leanbe's `sign` re-serializes the payload the way `JSON.stringify` does (so that Leanbe's own verifier accepts")
     w("it) and its `verify` parses the body to find the `payload` member: both are JSON work, not hashing.")
     w("")
@@ -267,6 +300,22 @@ def main():
         w(f"| {c['case']} | {c['body_bytes']:,} B | {c['events']} | {c['instructions_per_request']:,.0f} | "
           f"{c['instructions_per_request'] / c['events']:,.0f} | {fmt_ns(med(ns))} ({spread(ns, fmt_ns)}) | {fmt_ns(med(ns) / c['events'])} |")
     w("")
+    prof = next((c.get("profile") for c in receiver_cases if c["case"] == "single-1KiB" and c.get("profile")), None)
+    if prof:
+        w("Where a 1 KiB webhook's instructions go (callgrind's inclusive counts per request, single-1KiB case;")
+        w("the parts overlap where one calls the other):")
+        w("")
+        w("| part | instructions / request | share of the handler |")
+        w("|---|---|---|")
+        total = prof["per_request"].get("handler (Receiver::process)")
+        for label, v in prof["per_request"].items():
+            share = f"{100 * v / total:.0f}%" if total else ""
+            w(f"| {label} | {v:,.0f} | {share if label != 'API Gateway event parsing (lambda_http)' else '(outside the handler)'} |")
+        w("")
+        if prof["soft_sha"]:
+            w("Under valgrind, `sha2` runs its portable code (valgrind's virtual CPU offers no SHA extensions), so")
+            w("instruction counts overstate hashing compared with the wall times, which use the CPU's SHA instructions.")
+            w("")
 
     # 4. sender
     w("## 4. Sender throughput, connection reuse and memory")
@@ -361,20 +410,24 @@ def main():
     snd_fixed = SQS_PER_M + 2 * SQS_PER_M / SENDER_BATCH + LAMBDA_REQ_PER_M / SENDER_BATCH
     snd_dur = gb_s_cost("sender", snd_ms, batches)
     snd_dur200 = gb_s_cost("sender", s200["warm_ms_median"], batches)
-    # relay: receive + events SendMessage + router (per batch of 10: receive, delete, one SendMessageBatch;
-    # per event a consistent GetItem and an UpdateItem on the fan-out marker) + send.
-    rtr_fixed = SQS_PER_M + 3 * SQS_PER_M / SENDER_BATCH + LAMBDA_REQ_PER_M / SENDER_BATCH + DDB_WRITE_PER_M + DDB_READ_PER_M
+    # relay: receive + the receiver's SendMessage to the events queue + router (event source receive and
+    # delete per batch of 10, one invocation per batch, per event one SendMessageBatch of its jobs, a
+    # consistent GetItem and an UpdateItem on the fan-out marker) + the sender side of delivery (the job
+    # is already on the outbound queue: event source receive and delete per batch, one invocation per batch).
+    rtr_fixed = (SQS_PER_M + 2 * SQS_PER_M / SENDER_BATCH + LAMBDA_REQ_PER_M / SENDER_BATCH + SQS_PER_M
+                 + DDB_WRITE_PER_M + DDB_READ_PER_M)
     rtr_dur = gb_s_cost("router", rtr_ms, batches)
+    relay_send_fixed = snd_fixed - SQS_PER_M
     rows = [
         ("receive only (API, receiver, inbound SendMessage)", rec_fixed, rec_dur, per_ms("receiver", 1e6)),
         ("send only, endpoint answers at once (producer SendMessage, event source, sender)", snd_fixed, snd_dur, per_ms("sender", batches)),
         ("send only, endpoints taking 200 ms", snd_fixed, snd_dur200, per_ms("sender", batches)),
         ("relay to one endpoint (receive + events queue + router + send, endpoint at once)",
-         rec_fixed + rtr_fixed + snd_fixed, rec_dur + rtr_dur + snd_dur,
+         rec_fixed + rtr_fixed + relay_send_fixed, rec_dur + rtr_dur + snd_dur,
          per_ms("receiver", 1e6) + per_ms("router", batches) + per_ms("sender", batches)),
     ]
     for name, fixed, dur, pm in rows:
-        w(f"| {name} | ${fixed:.2f} | ${dur:.2f} | **${fixed + dur:.2f}** | ${pm:.3f} |")
+        w(f"| {name} | ${fixed:.2f} | ${dur:.2f} | **${fixed + dur:.2f}** | ${pm:.4f} |")
     w("")
     w("Secrets Manager adds about nothing per webhook: each warm instance reads a configuration once per TTL")
     w(f"(300 s), i.e. ${SECRETS_PER_10K:.2f} per 10,000 instance-refreshes, plus $0.40 per secret-month. The team's own consumers'")

@@ -3,13 +3,28 @@
 //! All SDK clients share one HTTP client on rustls with the `ring` provider,
 //! the same TLS stack the sender's `reqwest` client uses: the SDK's default
 //! features would add aws-lc-rs as a second one (build time, binary size,
-//! cold start). Endpoints come from the standard environment
+//! cold start).
+//!
+//! TLS roots are compiled in (Mozilla's set, from `webpki-root-certs`),
+//! never read from the operating system's store: loading that store
+//! (`rustls-native-certs` reads the bundle and every file of the
+//! certificate directory, then decodes the PEM with a constant-time base64
+//! decoder) was most of each function's init time in `make bench` (see
+//! BENCHMARKS.md). The SDK clients trust only the Amazon Trust Services
+//! roots ([`aws_roots`]), which every AWS service endpoint chains to; the
+//! SDK takes roots as PEM and decodes them slowly, so five roots instead of
+//! about 150 matter. `HOOKRELAY_AWS_ROOTS=mozilla` gives the SDK the whole
+//! set instead (an `AWS_ENDPOINT_URL` behind another public CA). Webhook
+//! deliveries (`outbound::transport`) trust the whole set. The roots are
+//! updated with the crate, i.e. with each hookrelay release.
+//!
+//! Endpoints come from the standard environment
 //! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SQS`, ...), which is how local
 //! runs and tests point the real SDK at moto server.
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
 /// Loads the SDK configuration from the environment (Lambda's role
 /// credentials, region, endpoint overrides).
@@ -23,8 +38,66 @@ pub fn loader() -> aws_config::ConfigLoader {
     install_crypto_provider();
     let http_client = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(sdk_tls_context())
         .build_https();
     aws_config::defaults(BehaviorVersion::latest()).http_client(http_client)
+}
+
+type Der = rustls::pki_types::CertificateDer<'static>;
+
+/// Mozilla's root certificates (DER), compiled in.
+pub fn trust_roots() -> &'static [Der] {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+}
+
+/// The Amazon Trust Services roots among [`trust_roots`]: Amazon Root CA 1
+/// to 4 and the Starfield Services G2 root that cross-signs them. A root's
+/// subject is its issuer, so its DER holds the name twice; no other root
+/// names Amazon.
+pub fn aws_roots() -> Vec<&'static Der> {
+    // memchr's searcher: a naive `windows().any()` scan of ~200 KB of
+    // certificates showed up in the cold-start profile.
+    let finders = [
+        memchr::memmem::Finder::new(b"Amazon Root CA "),
+        memchr::memmem::Finder::new(b"Starfield Services Root Certificate Authority - G2"),
+    ];
+    trust_roots()
+        .iter()
+        .filter(|der| finders.iter().any(|f| f.find(der).is_some()))
+        .collect()
+}
+
+/// The SDK's TLS settings: compiled-in roots only, no native store.
+fn sdk_tls_context() -> TlsContext {
+    let roots: Vec<&Der> = match std::env::var("HOOKRELAY_AWS_ROOTS").as_deref() {
+        Ok("mozilla") => trust_roots().iter().collect(),
+        _ => aws_roots(),
+    };
+    TlsContext::builder()
+        .with_trust_store(
+            TrustStore::empty()
+                .with_native_roots(false)
+                .with_pem_certificate(pem_bundle(&roots)),
+        )
+        .build()
+        // Only fails for additional server names, which are not set.
+        .expect("a TLS context with roots only")
+}
+
+/// Certificates as one PEM bundle (what the SDK's trust store takes).
+fn pem_bundle(roots: &[&Der]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut pem = Vec::with_capacity(roots.len() * 2048);
+    for der in roots {
+        pem.extend_from_slice(b"-----BEGIN CERTIFICATE-----\n");
+        pem.extend_from_slice(
+            base64::engine::general_purpose::STANDARD
+                .encode(der.as_ref())
+                .as_bytes(),
+        );
+        pem.extend_from_slice(b"\n-----END CERTIFICATE-----\n");
+    }
+    pem
 }
 
 /// Makes `ring` the process-wide rustls provider (reqwest is built without
@@ -40,4 +113,46 @@ pub fn env_required(name: &str) -> Result<String, String> {
         .ok()
         .filter(|v| !v.is_empty())
         .ok_or_else(|| format!("environment variable {name} is not set"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::pem::PemObject;
+
+    /// The SDK parses the bundle with `pem_slice_iter` and panics on a
+    /// certificate `RootCertStore::add` refuses: every root must survive
+    /// the round trip and be accepted.
+    #[test]
+    fn every_root_survives_the_pem_bundle_and_is_a_valid_anchor() {
+        let all: Vec<&Der> = trust_roots().iter().collect();
+        let parsed: Vec<Der> = Der::pem_slice_iter(&pem_bundle(&all))
+            .collect::<Result<_, _>>()
+            .expect("valid PEM");
+        assert!(parsed.len() > 100, "Mozilla's set has well over 100 roots");
+        assert_eq!(parsed.as_slice(), trust_roots());
+        let mut store = rustls::RootCertStore::empty();
+        for der in parsed {
+            store.add(der).expect("a usable trust anchor");
+        }
+        assert_eq!(store.len(), trust_roots().len());
+    }
+
+    /// Amazon Root CA 1, 2, 3, 4 and Starfield Services Root G2: if a
+    /// release of `webpki-root-certs` drops or renames one, this says so
+    /// before the SDK stops trusting AWS's endpoints.
+    #[test]
+    fn the_aws_roots_are_the_five_amazon_trust_services_roots() {
+        let roots = aws_roots();
+        assert_eq!(roots.len(), 5);
+        for n in 1..=4 {
+            let name = format!("Amazon Root CA {n}");
+            assert!(
+                roots
+                    .iter()
+                    .any(|d| d.windows(name.len()).any(|w| w == name.as_bytes())),
+                "{name} missing"
+            );
+        }
+    }
 }

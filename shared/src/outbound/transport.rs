@@ -100,8 +100,15 @@ impl ReqwestTransport {
     pub fn new(policy: NetworkPolicy) -> Result<Self, String> {
         crate::aws::install_crypto_provider();
         let policy = Arc::new(policy);
+        let roots = crate::aws::trust_roots()
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("cannot load the root certificates: {e}"))?;
         let client = reqwest::Client::builder()
             .user_agent(concat!("hookrelay/", env!("CARGO_PKG_VERSION")))
+            // Compiled-in roots, not the OS store: see `crate::aws`.
+            .tls_certs_only(roots)
             .redirect(reqwest::redirect::Policy::none())
             // HTTPS_PROXY and friends would send requests to a proxy that
             // resolves the name itself, past the guarded resolver.

@@ -212,7 +212,7 @@ impl HeaderHmac {
             .ok_or(VerifyError::Malformed)?;
         let provided = self
             .encoding
-            .decode(encoded)
+            .decode_tag(encoded)
             .ok_or(VerifyError::Malformed)?;
 
         let ts = match &self.timestamp_header {
@@ -236,9 +236,13 @@ impl HeaderHmac {
                 .ok_or_else(|| VerifyError::MissingConfiguredHeader(name.clone()))?,
             None => "",
         };
-        let parts = match &self.template {
-            Some(t) => t.parts(id, ts, body),
-            None => vec![body],
+        let templated;
+        let parts: &[&[u8]] = match &self.template {
+            Some(t) => {
+                templated = t.parts(id, ts, body);
+                &templated
+            }
+            None => std::slice::from_ref(&body),
         };
         let mut any = false;
         for (key_index, key) in keys.0.iter().enumerate() {
@@ -246,7 +250,7 @@ impl HeaderHmac {
                 continue;
             }
             any = true;
-            if tags_match(&key.mac.tag(&parts), &provided) {
+            if tags_match(&key.mac.tag(parts), &provided) {
                 return Ok(Verified {
                     key_index,
                     client_id: None,

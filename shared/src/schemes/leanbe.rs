@@ -55,7 +55,7 @@ pub fn verify(keys: &KeyRing, body: &[u8], now: OffsetDateTime) -> Result<Verifi
         .signature
         .ok_or(VerifyError::MissingField("signature"))?;
     let provided = Encoding::Hex
-        .decode(signature.trim())
+        .decode_tag(signature.trim())
         .ok_or(VerifyError::Malformed)?;
     let active: Vec<(usize, &super::keys::Key)> = keys
         .0

@@ -5,7 +5,7 @@
 //! carries one `v1,<base64>` entry per active key, space-separated.
 
 use super::keys::KeyRing;
-use super::mac::{Encoding, decode_base64_lenient, tags_match, trim_ascii};
+use super::mac::{Encoding, Tag, tags_match, trim_ascii};
 use super::{HeaderLookup, SignError, SignInput, Signed, Verified, VerifyError, within_tolerance};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -60,10 +60,10 @@ pub fn verify<H: HeaderLookup + ?Sized>(
     }
     // Only `v1,` entries are HMAC signatures; others (e.g. `v1a,` for
     // asymmetric keys) are skipped, as the spec asks.
-    let candidates: Vec<Vec<u8>> = signatures
+    let candidates: Vec<Tag> = signatures
         .split(' ')
         .filter_map(|entry| entry.strip_prefix("v1,"))
-        .filter_map(decode_base64_lenient)
+        .filter_map(|sig| Encoding::Base64.decode_tag(sig))
         .collect();
     if candidates.is_empty() {
         return Err(VerifyError::Malformed);

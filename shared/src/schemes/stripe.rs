@@ -43,7 +43,7 @@ pub fn verify<H: HeaderLookup + ?Sized>(
     for item in value.split(',') {
         match item.trim().split_once('=') {
             Some(("t", t)) => ts_text = Some(t),
-            Some(("v1", sig)) => candidates.extend(Encoding::Hex.decode(sig)),
+            Some(("v1", sig)) => candidates.extend(Encoding::Hex.decode_tag(sig)),
             _ => {} // v0 (test mode) and future schemes are ignored, as Stripe's libraries do
         }
     }
