@@ -411,10 +411,11 @@ def main():
     snd_dur = gb_s_cost("sender", snd_ms, batches)
     snd_dur200 = gb_s_cost("sender", s200["warm_ms_median"], batches)
     # relay: receive + the receiver's SendMessage to the events queue + router (event source receive and
-    # delete per batch of 10, one invocation per batch, per event one SendMessageBatch of its jobs, a
+    # delete per batch of 10, one invocation per batch, one SendMessageBatch per ten jobs (the router packs the
+    # jobs of a batch's events together), per event a
     # consistent GetItem and an UpdateItem on the fan-out marker) + the sender side of delivery (the job
     # is already on the outbound queue: event source receive and delete per batch, one invocation per batch).
-    rtr_fixed = (SQS_PER_M + 2 * SQS_PER_M / SENDER_BATCH + LAMBDA_REQ_PER_M / SENDER_BATCH + SQS_PER_M
+    rtr_fixed = (SQS_PER_M + 2 * SQS_PER_M / SENDER_BATCH + LAMBDA_REQ_PER_M / SENDER_BATCH + SQS_PER_M / SENDER_BATCH
                  + DDB_WRITE_PER_M + DDB_READ_PER_M)
     rtr_dur = gb_s_cost("router", rtr_ms, batches)
     relay_send_fixed = snd_fixed - SQS_PER_M

@@ -14,6 +14,35 @@ use sha2::{Digest, Sha256};
 /// SQS's own limit per batch call.
 pub const MAX_BATCH: usize = 10;
 
+/// SQS's limit on one message and on a whole SendMessageBatch request (the
+/// sum of its messages), 1 MiB since August 2025 (the template's queues set
+/// `MaximumMessageSize` to it).
+pub const MAX_BATCH_BYTES: usize = 1_048_576;
+
+/// Splits messages, in order, into SendMessageBatch requests of at most
+/// [`MAX_BATCH`] entries and [`MAX_BATCH_BYTES`] in all. Ten jobs of one
+/// large event can exceed the byte limit long before the entry limit, and
+/// SQS refuses the whole request then. A message over the limit on its own
+/// gets a batch of its own, so its refusal touches nothing else.
+pub fn pack_batches<T>(items: Vec<T>, size: impl Fn(&T) -> usize) -> Vec<Vec<T>> {
+    let mut batches: Vec<Vec<T>> = Vec::new();
+    let mut bytes = 0;
+    for item in items {
+        let n = size(&item);
+        match batches.last_mut() {
+            Some(b) if b.len() < MAX_BATCH && bytes + n <= MAX_BATCH_BYTES => {
+                bytes += n;
+                b.push(item);
+            }
+            _ => {
+                bytes = n;
+                batches.push(vec![item]);
+            }
+        }
+    }
+    batches
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutgoingMessage {
     pub body: String,
@@ -286,6 +315,33 @@ mod tests {
         assert_eq!(sanitize_fifo_id(&long).len(), 64);
         assert_eq!(sanitize_fifo_id("with space").len(), 64);
         assert_eq!(sanitize_fifo_id("é").len(), 64);
+    }
+
+    #[test]
+    fn batches_respect_the_entry_and_byte_limits_and_keep_order() {
+        let sizes = |v: &[usize]| pack_batches(v.to_vec(), |n| *n);
+        assert!(sizes(&[]).is_empty());
+        let small: Vec<usize> = (1..=23).collect();
+        let packed = sizes(&small);
+        assert_eq!(
+            packed.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![10, 10, 3]
+        );
+        assert_eq!(packed.concat(), small, "order kept");
+        // 400 KB jobs of one event: two per request, not ten.
+        let big = vec![400_000; 5];
+        assert_eq!(
+            sizes(&big).iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![2, 2, 1]
+        );
+        // Exactly at the limit fits; one byte over opens a new request.
+        assert_eq!(sizes(&[524_288, 524_288]).len(), 1);
+        assert_eq!(sizes(&[524_288, 524_289]).len(), 2);
+        // A message over the limit alone is isolated from its neighbours.
+        assert_eq!(
+            sizes(&[10, MAX_BATCH_BYTES + 1, 10]),
+            vec![vec![10], vec![MAX_BATCH_BYTES + 1], vec![10]]
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! and the endpoint, and the state table remembers which endpoints an event
 //! was already fanned out to, so a retried batch never writes a job twice.
 //! Each event is its own item in `batchItemFailures`: one bad event never
-//! holds up the others.
+//! holds up the others. The jobs of all the events of a batch are written
+//! together, packed into as few SendMessageBatch calls as SQS's limits (ten
+//! entries, 1 MiB) allow: a batch of ten events for one endpoint costs one
+//! SQS request, not ten.
 //!
 //! The router never decides that a job is not needed because of an
 //! endpoint's state: endpoints switched off (`"enabled": false`) get their
@@ -24,7 +27,9 @@ use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::endpoint::{Endpoint, secret_name};
 use hookrelay_shared::event::Event;
 use hookrelay_shared::job::{ATTR_ENDPOINT, ATTR_EVENT_TYPE, DeliveryJob};
-use hookrelay_shared::queue::{MAX_BATCH, OutgoingMessage, Queue, SqsQueue};
+use hookrelay_shared::queue::{
+    MAX_BATCH_BYTES, OutgoingMessage, Queue, QueueError, SqsQueue, pack_batches,
+};
 use hookrelay_shared::secrets::{
     CacheError, CacheSettings, ConfigCache, SecretSource, SecretsManager,
 };
@@ -155,6 +160,34 @@ enum Fanout {
     Retry,
 }
 
+/// Where routing one event stands before its jobs are written.
+enum Plan {
+    /// Nothing to write: dead-lettered, or to be retried.
+    Settled(Fanout),
+    Write(Pending),
+}
+
+/// An event whose jobs are ready to be written, and what became of them.
+struct Pending {
+    event_id: String,
+    event_type: String,
+    matched: usize,
+    already: usize,
+    expires: time::OffsetDateTime,
+    /// The endpoints the jobs are for, parallel to `messages`.
+    endpoints: Vec<String>,
+    messages: Vec<OutgoingMessage>,
+    written: Vec<String>,
+    failed: bool,
+}
+
+/// One job of one event on its way into a SendMessageBatch.
+struct JobEntry {
+    plan: usize,
+    job: usize,
+    msg: OutgoingMessage,
+}
+
 impl Router {
     pub fn new(ports: Ports, settings: Settings) -> Self {
         Self {
@@ -193,27 +226,89 @@ impl Router {
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let work: Vec<_> = event.records.iter().map(|r| self.route_keyed(r)).collect();
-        let results: Vec<(String, Fanout)> = futures::stream::iter(work)
-            .buffer_unordered(self.settings.concurrency)
+        // Plan every event (configuration, subscriptions, fan-out marker)
+        // concurrently, keeping the records' order for the jobs.
+        // (The futures are collected first: a lazy `map` over borrowed
+        // records trips the compiler's `Send` inference for the handler.)
+        let planning: Vec<_> = event.records.iter().map(|r| self.plan(r)).collect();
+        let mut plans: Vec<Plan> = futures::stream::iter(planning)
+            .buffered(self.settings.concurrency.max(1))
+            .collect()
+            .await;
+        // Then write the jobs of all events together: one SendMessageBatch
+        // carries the jobs of up to ten events, not one call per event.
+        let entries: Vec<JobEntry> = plans
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(p, plan)| match plan {
+                Plan::Write(pending) => Some((p, std::mem::take(&mut pending.messages))),
+                Plan::Settled(_) => None,
+            })
+            .flat_map(|(p, messages)| {
+                messages
+                    .into_iter()
+                    .enumerate()
+                    .map(move |(j, msg)| JobEntry {
+                        plan: p,
+                        job: j,
+                        msg,
+                    })
+            })
+            .collect();
+        for (key, result) in self.write_jobs(entries).await {
+            if let Plan::Write(pending) = &mut plans[key.0] {
+                let endpoint = pending.endpoints[key.1].clone();
+                match result {
+                    Ok(()) => pending.written.push(endpoint),
+                    Err(e) => {
+                        tracing::error!(event_id = pending.event_id, endpoint, error = %e, "job not written; will retry");
+                        pending.failed = true;
+                    }
+                }
+            }
+        }
+        let settling: Vec<_> = plans.into_iter().map(|p| self.settle(p)).collect();
+        let settled: Vec<Fanout> = futures::stream::iter(settling)
+            .buffered(self.settings.concurrency.max(1))
             .collect()
             .await;
         let mut response = SqsBatchResponse::default();
-        for (id, r) in results {
+        for (rec, r) in event.records.iter().zip(settled) {
             if let Fanout::Retry = r {
                 let mut f = BatchItemFailure::default();
-                f.item_identifier = id;
+                f.item_identifier = rec.message_id.clone().unwrap_or_default();
                 response.batch_item_failures.push(f);
             }
         }
         response
     }
 
-    async fn route_keyed(&self, rec: &SqsMessage) -> (String, Fanout) {
-        (
-            rec.message_id.clone().unwrap_or_default(),
-            self.route(rec).await,
-        )
+    /// Sends jobs in as few SendMessageBatch calls as SQS's limits allow
+    /// (ten entries, 1 MiB), those calls concurrently; one result per job,
+    /// keyed by (plan, job).
+    async fn write_jobs(
+        &self,
+        entries: Vec<JobEntry>,
+    ) -> Vec<((usize, usize), Result<(), QueueError>)> {
+        let batches = pack_batches(entries, |e| e.msg.sqs_size());
+        let sends: Vec<_> = batches
+            .into_iter()
+            .map(|batch| async move {
+                let (keys, messages): (Vec<(usize, usize)>, Vec<OutgoingMessage>) =
+                    batch.into_iter().map(|e| ((e.plan, e.job), e.msg)).unzip();
+                let results: Vec<Result<(), QueueError>> =
+                    match self.outbound.send_batch(messages).await {
+                        Ok(results) => results.into_iter().map(|r| r.map(drop)).collect(),
+                        Err(e) => vec![Err(e); keys.len()],
+                    };
+                keys.into_iter().zip(results).collect::<Vec<_>>()
+            })
+            .collect();
+        futures::stream::iter(sends)
+            .buffer_unordered(self.settings.concurrency.max(1))
+            .flat_map(futures::stream::iter)
+            .collect()
+            .await
     }
 
     async fn endpoint_names(&self) -> Result<Vec<String>, String> {
@@ -232,19 +327,24 @@ impl Router {
         Ok(names)
     }
 
-    async fn route(&self, rec: &SqsMessage) -> Fanout {
+    /// Everything about one event short of writing its jobs: which
+    /// endpoints subscribe, which of them an earlier attempt already
+    /// reached, and the jobs for the others.
+    async fn plan(&self, rec: &SqsMessage) -> Plan {
         let body = rec.body.as_deref().unwrap_or("");
         let message_id = rec.message_id.as_deref().unwrap_or("");
         let event: Event = match serde_json::from_str(body) {
             Ok(e) => e,
-            Err(e) => return self.dead_letter(body, &format!("not an event: {e}")).await,
+            Err(e) => {
+                return Plan::Settled(self.dead_letter(body, &format!("not an event: {e}")).await);
+            }
         };
         let event_id = event.id.clone().unwrap_or_else(|| message_id.to_string());
         let names = match self.endpoint_names().await {
             Ok(n) => n,
             Err(e) => {
                 tracing::error!(event_id, error = e, "cannot list endpoints; will retry");
-                return Fanout::Retry;
+                return Plan::Settled(Fanout::Retry);
             }
         };
         let payload = event.payload.get();
@@ -263,7 +363,7 @@ impl Router {
                 Ok(_) => {}
                 Err(CacheError::Unavailable(e)) => {
                     tracing::error!(event_id, endpoint = name, error = %e, "endpoint configuration unavailable; will retry");
-                    return Fanout::Retry;
+                    return Plan::Settled(Fanout::Retry);
                 }
                 Err(CacheError::Invalid { reason, .. }) => {
                     // Its subscription cannot be read: rather than lose the
@@ -284,62 +384,69 @@ impl Router {
                 Ok(a) => a,
                 Err(e) => {
                     tracing::error!(event_id, error = e, "state table unavailable; will retry");
-                    return Fanout::Retry;
+                    return Plan::Settled(Fanout::Retry);
                 }
             },
             None => Default::default(),
         };
-        let todo: Vec<(String, bool)> = matched
-            .iter()
-            .filter(|(n, _)| !already.contains(n))
-            .cloned()
-            .collect();
         let now = self.clock.now();
         let arrived = arrival_time(rec).unwrap_or(now);
-        let mut written = Vec::new();
-        let mut failed = false;
-        for chunk in todo.chunks(MAX_BATCH) {
-            let messages: Vec<OutgoingMessage> = chunk
-                .iter()
-                .map(|(name, unchecked)| {
-                    self.job_message(&event, &event_id, name, arrived, *unchecked)
-                })
-                .collect();
-            match self.outbound.send_batch(messages).await {
-                Ok(results) => {
-                    for ((name, _), r) in chunk.iter().zip(results) {
-                        match r {
-                            Ok(_) => written.push(name.clone()),
-                            Err(e) => {
-                                tracing::error!(event_id, endpoint = name, error = %e, "job not written; will retry");
-                                failed = true;
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(event_id, error = %e, "outbound queue unavailable; will retry");
-                    failed = true;
-                }
-            }
+        let (endpoints, messages): (Vec<String>, Vec<OutgoingMessage>) = matched
+            .iter()
+            .filter(|(n, _)| !already.contains(n))
+            .map(|(name, unchecked)| {
+                let msg = self.job_message(&event, &event_id, name, arrived, *unchecked);
+                (name.clone(), msg)
+            })
+            .unzip();
+        if messages.iter().any(|m| m.sqs_size() > MAX_BATCH_BYTES) {
+            // A retry cannot make it fit: park the event with the reason.
+            let reason =
+                format!("its delivery jobs exceed SQS's {MAX_BATCH_BYTES}-byte message limit");
+            return Plan::Settled(self.dead_letter(body, &reason).await);
         }
+        Plan::Write(Pending {
+            event_id,
+            event_type: event.event_type,
+            matched: matched.len(),
+            already: already.len(),
+            expires: now + MARKER_TTL,
+            endpoints,
+            messages,
+            written: Vec::new(),
+            failed: false,
+        })
+    }
+
+    /// Records which endpoints an event reached and whether it is done.
+    async fn settle(&self, plan: Plan) -> Fanout {
+        let p = match plan {
+            Plan::Settled(f) => return f,
+            Plan::Write(p) => p,
+        };
         if let Some(t) = &self.markers
-            && let Err(e) = t
-                .mark_fanned_out(&event_id, &written, now + MARKER_TTL)
-                .await
+            && let Err(e) = t.mark_fanned_out(&p.event_id, &p.written, p.expires).await
         {
             // The jobs are out; only a retry of this event could duplicate them.
-            tracing::error!(event_id, error = e, "could not record the fan-out");
+            tracing::error!(
+                event_id = p.event_id,
+                error = e,
+                "could not record the fan-out"
+            );
         }
         tracing::info!(
-            event_id,
-            event_type = event.event_type,
-            matched = matched.len(),
-            already = already.len(),
-            written = written.len(),
+            event_id = p.event_id,
+            event_type = p.event_type,
+            matched = p.matched,
+            already = p.already,
+            written = p.written.len(),
             "event routed"
         );
-        if failed { Fanout::Retry } else { Fanout::Done }
+        if p.failed {
+            Fanout::Retry
+        } else {
+            Fanout::Done
+        }
     }
 
     fn job_message(

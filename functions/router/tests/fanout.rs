@@ -4,17 +4,17 @@
 //! the event's arrival time.
 
 use async_trait::async_trait;
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use hookrelay_shared::clock::{Clock, ManualClock, SystemClock};
 use hookrelay_shared::job::DeliveryJob;
 use hookrelay_shared::local_esm::{Invoke, Poller};
-use hookrelay_shared::queue::SqsQueue;
+use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, QueueError, SqsQueue};
 use hookrelay_shared::secrets::{CacheSettings, SecretsManager};
 use hookrelay_shared::state_table::StateTable;
 use hookrelay_test_support::{moto, unique};
 use router::{Ports, Router, SecretsManagerNames, Settings};
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 struct World {
@@ -44,6 +44,72 @@ async fn world() -> World {
 }
 
 async fn world_with_clock(clock: Arc<dyn Clock>) -> World {
+    world_with(clock, |q| q).await
+}
+
+/// Wraps the real outbound queue: counts the SendMessageBatch calls the
+/// router makes and their sizes, and can refuse the jobs of chosen
+/// endpoints (as SQS does per entry) while passing the rest to moto.
+#[derive(Default)]
+struct Spy {
+    inner: OnceLock<Arc<dyn Queue>>,
+    batches: Mutex<Vec<usize>>,
+    refuse: Mutex<BTreeSet<String>>,
+}
+
+#[async_trait]
+impl Queue for Spy {
+    async fn send(&self, msg: OutgoingMessage) -> Result<String, QueueError> {
+        self.inner.get().unwrap().send(msg).await
+    }
+
+    async fn send_batch(
+        &self,
+        msgs: Vec<OutgoingMessage>,
+    ) -> Result<Vec<Result<String, QueueError>>, QueueError> {
+        self.batches.lock().unwrap().push(msgs.len());
+        let refuse = self.refuse.lock().unwrap().clone();
+        let endpoint = |m: &OutgoingMessage| {
+            m.attributes
+                .iter()
+                .find(|(k, _)| k == "endpoint")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let (refused, passed): (Vec<bool>, Vec<OutgoingMessage>) = {
+            let flags: Vec<bool> = msgs.iter().map(|m| refuse.contains(&endpoint(m))).collect();
+            let passed = msgs
+                .into_iter()
+                .zip(&flags)
+                .filter(|(_, r)| !**r)
+                .map(|(m, _)| m)
+                .collect();
+            (flags, passed)
+        };
+        let mut sent = self
+            .inner
+            .get()
+            .unwrap()
+            .send_batch(passed)
+            .await?
+            .into_iter();
+        Ok(refused
+            .into_iter()
+            .map(|r| {
+                if r {
+                    Err(QueueError::Unavailable("refused by the test".into()))
+                } else {
+                    sent.next().unwrap()
+                }
+            })
+            .collect())
+    }
+}
+
+async fn world_with(
+    clock: Arc<dyn Clock>,
+    wrap: impl FnOnce(Arc<dyn Queue>) -> Arc<dyn Queue>,
+) -> World {
     let sqs = moto::sqs().await;
     let sm = moto::secretsmanager().await;
     let ddb = moto::dynamodb().await;
@@ -64,7 +130,7 @@ async fn world_with_clock(clock: Arc<dyn Clock>) -> World {
     let ports = Ports {
         names: Arc::new(SecretsManagerNames::new(sm.clone(), &prefix)),
         secrets: Arc::new(SecretsManager::new(sm.clone())),
-        outbound: Arc::new(SqsQueue::new(sqs.clone(), outbound.clone())),
+        outbound: wrap(Arc::new(SqsQueue::new(sqs.clone(), outbound.clone()))),
         dlq: Arc::new(SqsQueue::new(sqs.clone(), dlq.clone())),
         markers: Some(StateTable::new(ddb, table)),
         clock,
@@ -279,4 +345,152 @@ async fn jobs_are_stamped_with_the_events_arrival_time() {
         let ms = job.created_at.unix_timestamp_nanos() / 1_000_000;
         assert_eq!(ms, sent[job.event_id.as_deref().unwrap()], "{}", job.id);
     }
+}
+
+/// A world whose router writes jobs through a [`Spy`] around the real queue.
+async fn spied_world() -> (World, Arc<Spy>) {
+    let spy = Arc::new(Spy::default());
+    let hook = Arc::clone(&spy);
+    let w = world_with(Arc::new(SystemClock), move |real| {
+        hook.inner.set(real).ok().unwrap();
+        hook
+    })
+    .await;
+    (w, spy)
+}
+
+/// A batch as Lambda hands it over, straight from event bodies.
+fn batch(bodies: &[String]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(format!("m{i}"));
+            m.body = Some(body.clone());
+            m
+        })
+        .collect();
+    event
+}
+
+fn failed_ids(resp: &SqsBatchResponse) -> Vec<String> {
+    let mut ids: Vec<String> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn ten_events_for_one_endpoint_cost_one_sqs_request() {
+    let (w, spy) = spied_world().await;
+    w.endpoint("a", r#","events":["*"]"#).await;
+    let bodies: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{"id":"e{i}","type":"t","payload":{{"n":{i}}}}}"#))
+        .collect();
+    let resp = w.router.handle(batch(&bodies)).await;
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(*spy.batches.lock().unwrap(), vec![10], "one call, ten jobs");
+    let mut ids: Vec<String> = w.jobs().await["a"]
+        .iter()
+        .map(|j| j.event_id.clone().unwrap())
+        .collect();
+    ids.sort();
+    let want: Vec<String> = (0..10).map(|i| format!("e{i}")).collect();
+    assert_eq!(ids, want);
+}
+
+#[tokio::test]
+async fn jobs_of_large_events_are_split_by_sqs_byte_limit_not_refused() {
+    let (w, spy) = spied_world().await;
+    w.endpoint("a", r#","events":["*"]"#).await;
+    w.endpoint("b", r#","events":["*"]"#).await;
+    // Three events of 400 KB, two endpoints: six jobs, no more than two
+    // fit in one 1 MiB request.
+    let text = "x".repeat(400_000);
+    let bodies: Vec<String> = (0..3)
+        .map(|i| format!(r#"{{"id":"big{i}","type":"t","payload":{{"text":"{text}"}}}}"#))
+        .collect();
+    let resp = w.router.handle(batch(&bodies)).await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    assert_eq!(*spy.batches.lock().unwrap(), vec![2, 2, 2]);
+    let jobs = w.jobs().await;
+    for ep in ["a", "b"] {
+        assert_eq!(jobs[ep].len(), 3);
+        for j in &jobs[ep] {
+            assert_eq!(j.payload.get().len(), text.len() + r#"{"text":""}"#.len());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_job_retries_only_its_event_and_the_retry_writes_only_that_job() {
+    let (w, spy) = spied_world().await;
+    w.endpoint("a", r#","events":["*"]"#).await;
+    w.endpoint("flaky", r#","events":["order.*"]"#).await;
+    spy.refuse.lock().unwrap().insert("flaky".into());
+    let bodies = vec![
+        r#"{"id":"e1","type":"order.created","payload":{}}"#.to_string(),
+        r#"{"id":"e2","type":"idea.created","payload":{}}"#.to_string(),
+    ];
+    let resp = w.router.handle(batch(&bodies)).await;
+    assert_eq!(
+        failed_ids(&resp),
+        vec!["m0"],
+        "only the event with a refused job"
+    );
+    let first = w.jobs().await;
+    assert_eq!(first["a"].len(), 2);
+    assert!(!first.contains_key("flaky"));
+
+    // Lambda hands the failed event back; the queue accepts everything now.
+    spy.refuse.lock().unwrap().clear();
+    let resp = w.router.handle(batch(&bodies[..1])).await;
+    assert!(resp.batch_item_failures.is_empty());
+    let second = w.jobs().await;
+    assert_eq!(
+        second.keys().collect::<Vec<_>>(),
+        vec!["flaky"],
+        "endpoint a already has its job for e1: not written again"
+    );
+    assert_eq!(second["flaky"][0].event_id.as_deref(), Some("e1"));
+}
+
+#[tokio::test]
+async fn an_event_whose_jobs_cannot_fit_in_sqs_is_dead_lettered_with_the_reason() {
+    let (w, spy) = spied_world().await;
+    // A long endpoint name: the job carries it twice (field and attribute).
+    let long = "e".repeat(64);
+    w.endpoint(&long, r#","events":["*"]"#).await;
+    // The event fits in a message, and in the dead-letter queue with the
+    // reason attached; its job (the payload plus the job's own fields and
+    // attributes) does not.
+    let frame = r#"{"id":"huge","type":"t","payload":""}"#.len();
+    let huge = format!(
+        r#"{{"id":"huge","type":"t","payload":"{}"}}"#,
+        "x".repeat(MAX_BATCH_BYTES - 150 - frame)
+    );
+    assert_eq!(huge.len(), MAX_BATCH_BYTES - 150);
+    let small = r#"{"id":"ok","type":"t","payload":{}}"#.to_string();
+    let resp = w.router.handle(batch(&[huge.clone(), small])).await;
+    assert!(resp.batch_item_failures.is_empty(), "{resp:?}");
+    assert_eq!(
+        *spy.batches.lock().unwrap(),
+        vec![1],
+        "only the small event's job"
+    );
+    let jobs = w.jobs().await;
+    assert_eq!(jobs[&long].len(), 1);
+    assert_eq!(jobs[&long][0].event_id.as_deref(), Some("ok"));
+    let dead = moto::drain(&w.sqs, &w.dlq).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body(), Some(huge.as_str()));
+    let error = dead[0].message_attributes().unwrap()["hookrelay-error"]
+        .string_value()
+        .unwrap();
+    assert!(error.contains("exceed"), "{error}");
 }
