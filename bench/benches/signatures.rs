@@ -220,8 +220,8 @@ fn criterion() -> Criterion {
     // Short runs: ~100 benchmarks must fit `make bench`'s time budget; the
     // report quotes criterion's median with its confidence interval.
     Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_millis(1000))
+        .warm_up_time(Duration::from_millis(200))
+        .measurement_time(Duration::from_millis(800))
         .sample_size(20)
         .without_plots()
 }
