@@ -296,11 +296,16 @@ impl Router {
             .map(|batch| async move {
                 let (keys, messages): (Vec<(usize, usize)>, Vec<OutgoingMessage>) =
                     batch.into_iter().map(|e| ((e.plan, e.job), e.msg)).unzip();
-                let results: Vec<Result<(), QueueError>> =
+                let mut results: Vec<Result<(), QueueError>> =
                     match self.outbound.send_batch(messages).await {
                         Ok(results) => results.into_iter().map(|r| r.map(drop)).collect(),
                         Err(e) => vec![Err(e); keys.len()],
                     };
+                // A job without a result counts as not written: its event is
+                // retried rather than marked done without it.
+                results.resize_with(keys.len(), || {
+                    Err(QueueError::Unavailable("no result for this job".into()))
+                });
                 keys.into_iter().zip(results).collect::<Vec<_>>()
             })
             .collect();

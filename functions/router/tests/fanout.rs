@@ -55,6 +55,8 @@ struct Spy {
     inner: OnceLock<Arc<dyn Queue>>,
     batches: Mutex<Vec<usize>>,
     refuse: Mutex<BTreeSet<String>>,
+    /// Drop the last result of each call (an adapter breaking its contract).
+    lose_last_result: Mutex<bool>,
 }
 
 #[async_trait]
@@ -93,7 +95,7 @@ impl Queue for Spy {
             .send_batch(passed)
             .await?
             .into_iter();
-        Ok(refused
+        let mut results: Vec<_> = refused
             .into_iter()
             .map(|r| {
                 if r {
@@ -102,7 +104,11 @@ impl Queue for Spy {
                     sent.next().unwrap()
                 }
             })
-            .collect())
+            .collect();
+        if *self.lose_last_result.lock().unwrap() {
+            results.pop();
+        }
+        Ok(results)
     }
 }
 
@@ -493,4 +499,27 @@ async fn an_event_whose_jobs_cannot_fit_in_sqs_is_dead_lettered_with_the_reason(
         .string_value()
         .unwrap();
     assert!(error.contains("exceed"), "{error}");
+}
+
+#[tokio::test]
+async fn a_job_without_a_result_is_not_counted_as_written() {
+    let (w, spy) = spied_world().await;
+    w.endpoint("a", r#","events":["*"]"#).await;
+    *spy.lose_last_result.lock().unwrap() = true;
+    let bodies: Vec<String> = (0..2)
+        .map(|i| format!(r#"{{"id":"e{i}","type":"t","payload":{{}}}}"#))
+        .collect();
+    let resp = w.router.handle(batch(&bodies)).await;
+    // e1's job was sent but the adapter said nothing of it: retry e1 only.
+    assert_eq!(failed_ids(&resp), vec!["m1"]);
+    *spy.lose_last_result.lock().unwrap() = false;
+    let resp = w.router.handle(batch(&bodies[1..])).await;
+    assert!(resp.batch_item_failures.is_empty());
+    let mut ids: Vec<String> = w.jobs().await["a"]
+        .iter()
+        .map(|j| j.event_id.clone().unwrap())
+        .collect();
+    ids.sort();
+    // At least once: e1's job may now be on the queue twice, never zero times.
+    assert_eq!(ids, vec!["e0", "e1", "e1"]);
 }
