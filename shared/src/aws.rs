@@ -131,10 +131,7 @@ pub fn install_crypto_provider() {
 
 /// A required environment variable, with an error that names it.
 pub fn env_required(name: &str) -> Result<String, String> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| format!("environment variable {name} is not set"))
+    env_nonempty(name).ok_or_else(|| format!("environment variable {name} is not set"))
 }
 
 #[cfg(test)]

@@ -43,6 +43,35 @@ pub fn pack_batches<T>(items: Vec<T>, size: impl Fn(&T) -> usize) -> Vec<Vec<T>>
     batches
 }
 
+/// Sends any number of messages with SendMessageBatch: packed by
+/// [`pack_batches`], at most `max_in_flight` calls at a time, one result per
+/// message in the order given. A call that fails, or answers for fewer
+/// messages than it was given, fails every message of its batch: a short
+/// answer cannot say which message it left out.
+pub async fn send_all(
+    queue: &dyn Queue,
+    messages: Vec<OutgoingMessage>,
+    max_in_flight: usize,
+) -> Vec<Result<String, QueueError>> {
+    use futures::StreamExt;
+    let calls: Vec<_> = pack_batches(messages, OutgoingMessage::sqs_size)
+        .into_iter()
+        .map(|batch| async move {
+            let n = batch.len();
+            match queue.send_batch(batch).await {
+                Ok(results) if results.len() == n => results,
+                Ok(_) => vec![Err(QueueError::Unavailable("short batch answer".into())); n],
+                Err(e) => vec![Err(e); n],
+            }
+        })
+        .collect();
+    futures::stream::iter(calls)
+        .buffered(max_in_flight.max(1))
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutgoingMessage {
     pub body: String,

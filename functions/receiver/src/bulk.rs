@@ -1,12 +1,13 @@
 //! Bulk bodies (LeadDone): a JSON array whose elements are separate events.
-//! Each element becomes its own message (SendMessageBatch, chunks of 10);
+//! Each element becomes its own message (SendMessageBatch, at most 10 and
+//! 1 MiB per call);
 //! the answer has one result per element in LeadDone's own shape.
 
 use crate::answer::{Answer, json_response};
 use crate::{Event, Reject, extract, new_id};
 use hookrelay_shared::event::Event as RelayEvent;
 use hookrelay_shared::json_pointer;
-use hookrelay_shared::queue::{MAX_BATCH, OutgoingMessage, Queue, QueueError};
+use hookrelay_shared::queue::{OutgoingMessage, Queue, QueueError, send_all};
 use hookrelay_shared::source::{BulkConfig, Extract, Source};
 use lambda_http::http::{HeaderMap, StatusCode};
 use serde::Serialize;
@@ -98,38 +99,13 @@ impl Outcome {
     }
 }
 
-/// Sends messages in chunks of [`MAX_BATCH`], concurrently (a 100-element
-/// body costs one round trip, not ten); one result per message, in order.
-async fn send_chunks(
-    queue: &dyn Queue,
-    messages: Vec<OutgoingMessage>,
-) -> Vec<Result<String, QueueError>> {
-    let mut chunks = Vec::new();
-    let mut messages = messages.into_iter();
-    loop {
-        let chunk: Vec<_> = messages.by_ref().take(MAX_BATCH).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        chunks.push(chunk);
-    }
-    let outcomes = futures::future::join_all(chunks.into_iter().map(|chunk| async move {
-        let n = chunk.len();
-        match queue.send_batch(chunk).await {
-            Ok(results) if results.len() == n => results,
-            // A short answer would shift every later result onto the wrong
-            // element: count the whole chunk as failed instead.
-            Ok(_) => vec![Err(QueueError::Unavailable("short batch answer".into())); n],
-            Err(e) => vec![Err(e); n],
-        }
-    }))
-    .await;
-    outcomes.into_iter().flatten().collect()
-}
+/// SendMessageBatch calls in flight for one bulk body: a 100-element body
+/// costs one round trip, not ten.
+const MAX_IN_FLIGHT: usize = 10;
 
 /// Puts every element on the inbound queue.
 pub(crate) async fn enqueue(queue: &dyn Queue, messages: Vec<OutgoingMessage>) -> Vec<Outcome> {
-    send_chunks(queue, messages)
+    send_all(queue, messages, MAX_IN_FLIGHT)
         .await
         .iter()
         .map(|r| match r {
@@ -156,7 +132,7 @@ pub(crate) async fn relay(
         .filter(|(i, _)| outcomes.get(*i) == Some(&Outcome::Queued))
         .filter_map(|(i, m)| m.map(|m| (i, m)))
         .unzip();
-    let results = send_chunks(queue, messages).await;
+    let results = send_all(queue, messages, MAX_IN_FLIGHT).await;
     for (i, result) in indices.into_iter().zip(results) {
         if let Err(e) = result {
             tracing::error!(source, id = events[i].id, error = %e, "event not relayed; element reported as failed");

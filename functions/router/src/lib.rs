@@ -27,9 +27,7 @@ use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::endpoint::{Endpoint, secret_name};
 use hookrelay_shared::event::Event;
 use hookrelay_shared::job::{ATTR_ENDPOINT, ATTR_EVENT_TYPE, DeliveryJob};
-use hookrelay_shared::queue::{
-    MAX_BATCH_BYTES, OutgoingMessage, Queue, QueueError, SqsQueue, pack_batches,
-};
+use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, SqsQueue, send_all};
 use hookrelay_shared::secrets::{
     CacheError, CacheSettings, ConfigCache, SecretSource, SecretsManager,
 };
@@ -181,13 +179,6 @@ struct Pending {
     failed: bool,
 }
 
-/// One job of one event on its way into a SendMessageBatch.
-struct JobEntry {
-    plan: usize,
-    job: usize,
-    msg: OutgoingMessage,
-}
-
 impl Router {
     pub fn new(ports: Ports, settings: Settings) -> Self {
         Self {
@@ -232,12 +223,12 @@ impl Router {
         // records trips the compiler's `Send` inference for the handler.)
         let planning: Vec<_> = event.records.iter().map(|r| self.plan(r)).collect();
         let mut plans: Vec<Plan> = futures::stream::iter(planning)
-            .buffered(self.settings.concurrency.max(1))
+            .buffered(self.concurrency())
             .collect()
             .await;
         // Then write the jobs of all events together: one SendMessageBatch
         // carries the jobs of up to ten events, not one call per event.
-        let entries: Vec<JobEntry> = plans
+        let (keys, messages): (Vec<(usize, usize)>, Vec<OutgoingMessage>) = plans
             .iter_mut()
             .enumerate()
             .filter_map(|(p, plan)| match plan {
@@ -248,18 +239,15 @@ impl Router {
                 messages
                     .into_iter()
                     .enumerate()
-                    .map(move |(j, msg)| JobEntry {
-                        plan: p,
-                        job: j,
-                        msg,
-                    })
+                    .map(move |(j, msg)| ((p, j), msg))
             })
-            .collect();
-        for (key, result) in self.write_jobs(entries).await {
-            if let Plan::Write(pending) = &mut plans[key.0] {
-                let endpoint = pending.endpoints[key.1].clone();
+            .unzip();
+        let results = send_all(&*self.outbound, messages, self.concurrency()).await;
+        for ((p, j), result) in keys.into_iter().zip(results) {
+            if let Plan::Write(pending) = &mut plans[p] {
+                let endpoint = pending.endpoints[j].clone();
                 match result {
-                    Ok(()) => pending.written.push(endpoint),
+                    Ok(_) => pending.written.push(endpoint),
                     Err(e) => {
                         tracing::error!(event_id = pending.event_id, endpoint, error = %e, "job not written; will retry");
                         pending.failed = true;
@@ -269,7 +257,7 @@ impl Router {
         }
         let settling: Vec<_> = plans.into_iter().map(|p| self.settle(p)).collect();
         let settled: Vec<Fanout> = futures::stream::iter(settling)
-            .buffered(self.settings.concurrency.max(1))
+            .buffered(self.concurrency())
             .collect()
             .await;
         let mut response = SqsBatchResponse::default();
@@ -283,37 +271,9 @@ impl Router {
         response
     }
 
-    /// Sends jobs in as few SendMessageBatch calls as SQS's limits allow
-    /// (ten entries, 1 MiB), those calls concurrently; one result per job,
-    /// keyed by (plan, job).
-    async fn write_jobs(
-        &self,
-        entries: Vec<JobEntry>,
-    ) -> Vec<((usize, usize), Result<(), QueueError>)> {
-        let batches = pack_batches(entries, |e| e.msg.sqs_size());
-        let sends: Vec<_> = batches
-            .into_iter()
-            .map(|batch| async move {
-                let (keys, messages): (Vec<(usize, usize)>, Vec<OutgoingMessage>) =
-                    batch.into_iter().map(|e| ((e.plan, e.job), e.msg)).unzip();
-                let mut results: Vec<Result<(), QueueError>> =
-                    match self.outbound.send_batch(messages).await {
-                        Ok(results) => results.into_iter().map(|r| r.map(drop)).collect(),
-                        Err(e) => vec![Err(e); keys.len()],
-                    };
-                // A job without a result counts as not written: its event is
-                // retried rather than marked done without it.
-                results.resize_with(keys.len(), || {
-                    Err(QueueError::Unavailable("no result for this job".into()))
-                });
-                keys.into_iter().zip(results).collect::<Vec<_>>()
-            })
-            .collect();
-        futures::stream::iter(sends)
-            .buffer_unordered(self.settings.concurrency.max(1))
-            .flat_map(futures::stream::iter)
-            .collect()
-            .await
+    /// Events routed (and marked) at a time; at least one.
+    fn concurrency(&self) -> usize {
+        self.settings.concurrency.max(1)
     }
 
     async fn endpoint_names(&self) -> Result<Vec<String>, String> {

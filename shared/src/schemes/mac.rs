@@ -63,15 +63,6 @@ impl Encoding {
         }
     }
 
-    /// Decodes a signature a request carried. Hex is accepted in either case;
-    /// base64 in the standard alphabet, with or without padding.
-    pub fn decode(self, text: &str) -> Option<Vec<u8>> {
-        match self {
-            Encoding::Hex => hex::decode(text).ok(),
-            Encoding::Base64 => decode_base64_lenient(text),
-        }
-    }
-
     /// Decodes a signature a request carried into a tag, on the stack.
     /// `None` when it is not valid in the encoding or not 32 bytes long:
     /// no HMAC-SHA256 tag can match it anyway. (The verification hot path:
@@ -173,7 +164,6 @@ mod tests {
         assert_eq!(decode_base64_lenient("YQ==").unwrap(), b"a");
         assert_eq!(decode_base64_lenient("YQ").unwrap(), b"a");
         assert!(decode_base64_lenient("Y!").is_none());
-        assert_eq!(Encoding::Hex.decode("0aFF").unwrap(), vec![10, 255]);
     }
 
     #[test]
