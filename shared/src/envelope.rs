@@ -26,9 +26,9 @@ use time::OffsetDateTime;
 
 pub const ENVELOPE_VERSION: u32 = 1;
 
-/// SQS message attribute names set on every inbound message.
-pub const ATTR_SOURCE: &str = "source";
-pub const ATTR_EVENT_TYPE: &str = "event-type";
+/// SQS message attributes set on every inbound message (named in
+/// [`crate::attributes`]).
+pub use crate::attributes::{EVENT_TYPE as ATTR_EVENT_TYPE, SOURCE as ATTR_SOURCE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

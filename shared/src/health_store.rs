@@ -22,9 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
-/// Message attribute on replayed jobs: their position in the replay, so the
-/// sender delivers them one after the other, in that order.
-pub const REPLAY_SEQ: &str = "hookrelay-replay-seq";
+pub use crate::attributes::REPLAY_SEQ;
 
 /// Parked jobs are kept this long (SQS's own maximum retention).
 pub const PARKED_RETENTION: Duration = Duration::from_secs(14 * 86_400);

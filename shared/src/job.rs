@@ -20,9 +20,8 @@ use time::OffsetDateTime;
 pub const JOB_VERSION: u32 = 1;
 
 /// SQS message attributes on jobs: shown by `hookrelay queue peek`, used
-/// by the DLQ tooling.
-pub const ATTR_ENDPOINT: &str = "endpoint";
-pub const ATTR_EVENT_TYPE: &str = "event-type";
+/// by the DLQ tooling (named in [`crate::attributes`]).
+pub use crate::attributes::{ENDPOINT as ATTR_ENDPOINT, EVENT_TYPE as ATTR_EVENT_TYPE};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliveryJob {

@@ -11,9 +11,11 @@
 //! - [`clock`]: time as a port.
 
 pub mod attempts;
+pub mod attributes;
 pub mod aws;
 pub mod clock;
 pub mod config_error;
+pub mod dead_letter;
 pub mod endpoint;
 pub mod envelope;
 pub mod event;

@@ -23,10 +23,12 @@
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
+use hookrelay_shared::attributes::{ENDPOINT, EVENT_TYPE};
 use hookrelay_shared::clock::{Clock, SystemClock};
+use hookrelay_shared::dead_letter::{DeadLetter, DeadReason};
 use hookrelay_shared::endpoint::{Endpoint, secret_name};
 use hookrelay_shared::event::Event;
-use hookrelay_shared::job::{ATTR_ENDPOINT, ATTR_EVENT_TYPE, DeliveryJob};
+use hookrelay_shared::job::DeliveryJob;
 use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, SqsQueue, send_all};
 use hookrelay_shared::secrets::{
     CacheError, CacheSettings, ConfigCache, SecretSource, SecretsManager,
@@ -433,22 +435,16 @@ impl Router {
         job.subscription_unchecked = subscription_unchecked;
         let text = serde_json::to_string(&job).expect("a job serializes");
         let mut m = OutgoingMessage::new(text)
-            .attribute(ATTR_ENDPOINT, endpoint)
-            .attribute(ATTR_EVENT_TYPE, event.event_type.clone());
+            .attribute(ENDPOINT, endpoint)
+            .attribute(EVENT_TYPE, event.event_type.clone());
         m.group_id = Some(endpoint.to_string());
         m.dedup_id = Some(job.id);
         m
     }
 
     async fn dead_letter(&self, body: &str, reason: &str) -> Fanout {
-        let mut msg = OutgoingMessage::new(body.to_string())
-            .attribute("hookrelay-reason", "invalid-event")
-            .attribute(
-                "hookrelay-error",
-                reason.chars().take(256).collect::<String>(),
-            );
-        msg.group_id = Some("invalid".into());
-        match self.dlq.send(msg).await {
+        let letter = DeadLetter::new(body, DeadReason::InvalidEvent, reason).group("invalid");
+        match self.dlq.send(letter.message()).await {
             Ok(_) => {
                 tracing::warn!(reason, "event moved to the dead-letter queue");
                 Fanout::Done
