@@ -320,9 +320,7 @@ pub async fn replay_parked(
     // Sequence numbers sort by replay run, then position. A run is unique
     // (nanoseconds), so a job parked again and replayed again soon after
     // gets a new FIFO deduplication id.
-    let run = time::OffsetDateTime::now_utc()
-        .unix_timestamp_nanos()
-        .max(0);
+    let run = table.now().unix_timestamp_nanos().max(0);
     loop {
         let page = table.parked(endpoint, MAX_BATCH as i32).await?;
         if page.is_empty() {
@@ -458,7 +456,7 @@ pub async fn enable_and_replay(
     outbound: &dyn Queue,
     settle: Duration,
 ) -> Result<Enabled, String> {
-    let was_disabled = begin_replay(table, endpoint, OffsetDateTime::now_utc()).await?;
+    let was_disabled = begin_replay(table, endpoint, table.now()).await?;
     let (replayed, disabled_again) = finish_replay(table, endpoint, outbound, settle).await?;
     Ok(Enabled {
         was_disabled,

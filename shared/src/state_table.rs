@@ -20,12 +20,14 @@
 //! a replay thereby knows that no job was parked behind it.
 //! `expires_at` is the table's TTL attribute.
 
+use crate::clock::{Clock, SystemClock};
 use crate::health::{HealthState, ParkError};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, Put, TransactWriteItem, Update, WriteRequest,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -38,10 +40,20 @@ const OK_PREFIX: &str = "ok_";
 /// parked job also holds its keys, id and expiry, so the body gets a bit less.
 pub const MAX_PARKED_BODY_BYTES: usize = 400 * 1024 - 2 * 1024;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StateTable {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    /// What `updated_at` and the replay's run number are read from.
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for StateTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateTable")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A parked job.
@@ -114,11 +126,24 @@ fn get_s<'a>(item: &'a HashMap<String, AttributeValue>, k: &str) -> Option<&'a s
 }
 
 impl StateTable {
+    /// The table, with the system clock.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads time from `clock` instead of the system clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The table's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     pub fn client(&self) -> &aws_sdk_dynamodb::Client {
@@ -179,10 +204,7 @@ impl StateTable {
                 "replaying",
                 AttributeValue::Bool(state.replaying_since.is_some()),
             )
-            .item(
-                "updated_at",
-                s(crate::clock::iso_millis(OffsetDateTime::now_utc())),
-            )
+            .item("updated_at", s(crate::clock::iso_millis(self.clock.now())))
             .expression_attribute_names("#rev", "rev")
             .expression_attribute_names("#counts", "counts_rev");
         for (h, c) in &state.successes {
