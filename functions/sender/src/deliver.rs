@@ -2,7 +2,8 @@
 //! several jobs for a `batch` endpoint), POST it, classify the answer, log
 //! one line per attempt.
 
-use crate::{Ready, truncate};
+use crate::prepare::Ready;
+use hookrelay_shared::clock::Clock;
 use hookrelay_shared::endpoint::Endpoint;
 use hookrelay_shared::outbound::{AttemptError, HttpRequest, HttpResponse, Transport};
 use hookrelay_shared::retry::parse_retry_after;
@@ -10,7 +11,7 @@ use hookrelay_shared::schemes::SignInput;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use time::OffsetDateTime;
 
 /// Jobs delivered by one HTTP request.
@@ -110,9 +111,10 @@ fn body_and_id(unit: &Unit<'_>) -> (Vec<u8>, String, String) {
 /// Makes the attempt and returns one result per record of the unit.
 pub(crate) async fn attempt(
     transport: &dyn Transport,
+    clock: &dyn Clock,
     unit: &Unit<'_>,
-    now: OffsetDateTime,
 ) -> Vec<AttemptResult> {
+    let now = clock.now();
     let n = unit.records.len();
     let endpoint = &unit.endpoint;
     let name = unit.records[0].job.endpoint.as_str();
@@ -190,7 +192,7 @@ pub(crate) async fn attempt(
                 response = snippet,
                 "delivery attempt"
             );
-            classify(&resp, n)
+            classify(&resp, n, clock.now())
         }
         Err(e) => {
             tracing::info!(
@@ -203,7 +205,7 @@ pub(crate) async fn attempt(
                 "delivery attempt"
             );
             let gone = false;
-            let error = truncate(&e.to_string(), 256);
+            let error = e.to_string();
             let status = match &e {
                 AttemptError::Refused(_) => "refused".to_string(),
                 other => other.label().to_string(),
@@ -229,7 +231,8 @@ fn snippet(body: &[u8]) -> String {
         .collect()
 }
 
-fn classify(resp: &HttpResponse, n: usize) -> Vec<AttemptResult> {
+/// One result per job of the unit; `now` reads a `Retry-After` date.
+fn classify(resp: &HttpResponse, n: usize, now: OffsetDateTime) -> Vec<AttemptResult> {
     let status = resp.status;
     if (200..300).contains(&status) {
         if n > 1
@@ -256,7 +259,7 @@ fn classify(resp: &HttpResponse, n: usize) -> Vec<AttemptResult> {
     let retry_after = if status == 429 || status == 503 {
         resp.retry_after
             .as_deref()
-            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()))
+            .and_then(|v| parse_retry_after(v, SystemTime::from(now)))
     } else {
         None
     };
@@ -294,6 +297,8 @@ fn per_item_results(body: &[u8], n: usize) -> Option<Vec<bool>> {
 mod tests {
     use super::*;
 
+    const NOW: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
+
     fn resp(status: u16, retry_after: Option<&str>, body: &str) -> HttpResponse {
         HttpResponse {
             status,
@@ -305,7 +310,7 @@ mod tests {
     #[test]
     fn two_hundreds_deliver_and_other_statuses_fail() {
         assert_eq!(
-            classify(&resp(204, None, ""), 1),
+            classify(&resp(204, None, ""), 1, NOW),
             vec![AttemptResult::Delivered { status: 204 }]
         );
         let AttemptResult::Failed {
@@ -313,7 +318,7 @@ mod tests {
             gone,
             retry_after,
             ..
-        } = &classify(&resp(500, Some("5"), "boom"), 1)[0]
+        } = &classify(&resp(500, Some("5"), "boom"), 1, NOW)[0]
         else {
             panic!()
         };
@@ -322,16 +327,17 @@ mod tests {
             ("500", false, None),
             "Retry-After only counts on 429/503"
         );
-        let AttemptResult::Failed { retry_after, .. } = &classify(&resp(429, Some("7"), ""), 1)[0]
+        let AttemptResult::Failed { retry_after, .. } =
+            &classify(&resp(429, Some("7"), ""), 1, NOW)[0]
         else {
             panic!()
         };
         assert_eq!(*retry_after, Some(Duration::from_secs(7)));
-        let AttemptResult::Failed { gone, .. } = &classify(&resp(410, None, ""), 1)[0] else {
+        let AttemptResult::Failed { gone, .. } = &classify(&resp(410, None, ""), 1, NOW)[0] else {
             panic!()
         };
         assert!(*gone);
-        let AttemptResult::Failed { error, .. } = &classify(&resp(302, None, ""), 1)[0] else {
+        let AttemptResult::Failed { error, .. } = &classify(&resp(302, None, ""), 1, NOW)[0] else {
             panic!()
         };
         assert!(error.contains("redirect"));
@@ -340,18 +346,18 @@ mod tests {
     #[test]
     fn per_item_results_apply_to_batches_of_the_same_length() {
         let body = r#"[{"success":true,"order_id":"1"},{"success":false,"order_id":"2"}]"#;
-        let r = classify(&resp(200, None, body), 2);
+        let r = classify(&resp(200, None, body), 2, NOW);
         assert_eq!(r[0], AttemptResult::Delivered { status: 200 });
         assert!(
             matches!(&r[1], AttemptResult::Failed { status, .. } if status == "200-item-failed")
         );
         // Wrong length or shape: the status decides for all.
         assert_eq!(
-            classify(&resp(200, None, body), 3),
+            classify(&resp(200, None, body), 3, NOW),
             vec![AttemptResult::Delivered { status: 200 }; 3]
         );
         assert_eq!(
-            classify(&resp(200, None, "ok"), 2),
+            classify(&resp(200, None, "ok"), 2, NOW),
             vec![AttemptResult::Delivered { status: 200 }; 2]
         );
     }

@@ -1,0 +1,159 @@
+//! A batch through the stages: [`prepare`](crate::prepare) each record,
+//! [`deliver`](crate::deliver) what is ready, settle each result
+//! ([`outcome`](crate::outcome)), and answer Lambda with the records to
+//! retry.
+//!
+//! Records whose order matters (FIFO message groups, replays of parked
+//! jobs) go one after the other per group; everything else concurrently.
+
+use crate::context::Context;
+use crate::deliver::{self, Unit};
+use crate::outcome;
+use crate::prepare::{self, Prepared, Ready};
+use crate::record::Verdict;
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures::StreamExt;
+use hookrelay_shared::attributes::{ENDPOINT, REPLAY_SEQ};
+use std::sync::Arc;
+
+/// Handles one batch. Never fails as a whole: every record gets its own verdict.
+pub(crate) async fn handle(ctx: &Context, event: SqsEvent) -> SqsBatchResponse {
+    let (ordered, free): (Vec<&SqsMessage>, Vec<&SqsMessage>) =
+        event.records.iter().partition(|r| {
+            r.attributes.contains_key("MessageGroupId")
+                || r.message_attributes.contains_key(REPLAY_SEQ)
+        });
+    let (mut verdicts, rest) =
+        futures::join!(ordered_groups(ctx, ordered), concurrently(ctx, free));
+    verdicts.extend(rest);
+    let mut response = SqsBatchResponse::default();
+    for (id, verdict) in verdicts {
+        if let Verdict::Retry(_) = verdict {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            response.batch_item_failures.push(f);
+        }
+    }
+    response
+}
+
+fn message_id(msg: &SqsMessage) -> String {
+    msg.message_id.clone().unwrap_or_default()
+}
+
+/// Ordered records: FIFO message groups (one per endpoint) and replays of
+/// parked jobs (grouped by endpoint, sorted by their replay sequence).
+/// A group is handled in order, and once one record must be retried, the
+/// rest of its group is returned unprocessed, as Lambda requires for
+/// ordered partial batches. Groups run concurrently. Those records were
+/// received but not attempted: nothing counts that as an attempt.
+async fn ordered_groups(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String, Verdict)> {
+    let attr = |r: &SqsMessage, k: &str| {
+        r.message_attributes
+            .get(k)
+            .and_then(|a| a.string_value.clone())
+    };
+    let mut groups: Vec<(String, Vec<&SqsMessage>)> = Vec::new();
+    for r in records {
+        let g = r
+            .attributes
+            .get("MessageGroupId")
+            .cloned()
+            .or_else(|| attr(r, ENDPOINT))
+            .unwrap_or_default();
+        match groups.iter_mut().find(|(k, _)| *k == g) {
+            Some((_, v)) => v.push(r),
+            None => groups.push((g, vec![r])),
+        }
+    }
+    for (_, v) in &mut groups {
+        // Stable: FIFO records keep the order SQS gave them.
+        v.sort_by_key(|r| attr(r, REPLAY_SEQ).unwrap_or_default());
+    }
+    let work: Vec<_> = groups
+        .into_iter()
+        .map(|(_, records)| in_order(ctx, records))
+        .collect();
+    let done: Vec<Vec<(String, Verdict)>> = futures::stream::iter(work)
+        .buffer_unordered(ctx.settings.concurrency)
+        .collect()
+        .await;
+    done.into_iter().flatten().collect()
+}
+
+/// One ordered group, record after record, until one must be retried.
+async fn in_order(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String, Verdict)> {
+    let mut out = Vec::with_capacity(records.len());
+    let mut blocked = false;
+    for msg in records {
+        let id = message_id(msg);
+        if blocked {
+            out.push((id, Verdict::Retry(None)));
+            continue;
+        }
+        let verdict = match prepare::prepare(ctx, msg).await {
+            Prepared::Settled(v) => v,
+            Prepared::Ready(ready) => {
+                let endpoint = Arc::clone(&ready.endpoint);
+                let unit = Unit {
+                    records: vec![ready],
+                    endpoint,
+                };
+                run_unit(ctx, unit)
+                    .await
+                    .pop()
+                    .map(|(_, v)| v)
+                    .unwrap_or(Verdict::Retry(None))
+            }
+        };
+        blocked = matches!(verdict, Verdict::Retry(_));
+        out.push((id, verdict));
+    }
+    out
+}
+
+/// Records whose order does not matter: all prepared, then delivered,
+/// with bounded concurrency.
+async fn concurrently(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String, Verdict)> {
+    // Futures are made first and then driven with bounded concurrency: a
+    // closure inside the stream would make the handler's future lose `Send`.
+    let preparing: Vec<_> = records
+        .into_iter()
+        .map(|msg| async move { (message_id(msg), prepare::prepare(ctx, msg).await) })
+        .collect();
+    let prepared: Vec<(String, Prepared<'_>)> = futures::stream::iter(preparing)
+        .buffer_unordered(ctx.settings.concurrency)
+        .collect()
+        .await;
+
+    let mut verdicts: Vec<(String, Verdict)> = Vec::new();
+    let mut ready: Vec<Ready<'_>> = Vec::new();
+    for (id, p) in prepared {
+        match p {
+            Prepared::Ready(r) => ready.push(r),
+            Prepared::Settled(v) => verdicts.push((id, v)),
+        }
+    }
+    // One HTTP request per unit, bounded concurrency.
+    let delivering: Vec<_> = deliver::units(ready)
+        .into_iter()
+        .map(|unit| run_unit(ctx, unit))
+        .collect();
+    let delivered: Vec<Vec<(String, Verdict)>> = futures::stream::iter(delivering)
+        .buffer_unordered(ctx.settings.concurrency)
+        .collect()
+        .await;
+    verdicts.extend(delivered.into_iter().flatten());
+    verdicts
+}
+
+/// Delivers a unit and settles each of its records.
+async fn run_unit(ctx: &Context, unit: Unit<'_>) -> Vec<(String, Verdict)> {
+    let results = deliver::attempt(&*ctx.transport, &*ctx.clock, &unit).await;
+    let mut out = Vec::with_capacity(results.len());
+    for (ready, result) in unit.records.iter().zip(results) {
+        let verdict = outcome::after_attempt(ctx, ready, result).await;
+        out.push((ready.rec.id.to_string(), verdict));
+    }
+    out
+}
