@@ -89,6 +89,16 @@ pub fn aws_roots() -> Vec<&'static Der> {
         .collect()
 }
 
+/// Checks `HOOKRELAY_AWS_ROOTS` (`amazon`, the default, or `mozilla`), so
+/// that a function refuses to start with any other value instead of
+/// silently trusting the Amazon roots only.
+pub fn check_roots_setting(env: &crate::env::Env) -> Result<(), crate::env::EnvError> {
+    env.parse("HOOKRELAY_AWS_ROOTS", "amazon or mozilla", |v: &String| {
+        v == "amazon" || v == "mozilla"
+    })
+    .map(|_| ())
+}
+
 /// The SDK's TLS settings: compiled-in roots only, no native store.
 fn sdk_tls_context() -> TlsContext {
     let roots: Vec<&Der> = match std::env::var("HOOKRELAY_AWS_ROOTS").as_deref() {
@@ -127,11 +137,6 @@ fn pem_bundle(roots: &[&Der]) -> Vec<u8> {
 pub fn install_crypto_provider() {
     // Err means a provider is already installed, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// A required environment variable, with an error that names it.
-pub fn env_required(name: &str) -> Result<String, String> {
-    env_nonempty(name).ok_or_else(|| format!("environment variable {name} is not set"))
 }
 
 #[cfg(test)]

@@ -118,23 +118,23 @@ impl Rules {
     /// Deployment rules from `HOOKRELAY_DISABLE_AFTER_DAYS`,
     /// `HOOKRELAY_DISABLE_RATE`, `HOOKRELAY_DISABLE_MIN_ATTEMPTS`,
     /// `HOOKRELAY_DISABLE_WINDOW_HOURS` (unset: the defaults).
-    pub fn from_env() -> Result<Self, String> {
-        fn var<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
-            match std::env::var(name) {
-                Ok(v) if !v.is_empty() => v
-                    .parse()
-                    .map(Some)
-                    .map_err(|_| format!("{name}={v:?} is not a number")),
-                _ => Ok(None),
-            }
-        }
+    pub fn from_env(env: &crate::env::Env) -> Result<Self, crate::env::EnvError> {
+        let any = |_: &_| true;
         let cfg = RulesConfig {
-            consecutive_days: var("HOOKRELAY_DISABLE_AFTER_DAYS")?,
-            rate_threshold: var("HOOKRELAY_DISABLE_RATE")?,
-            rate_min_attempts: var("HOOKRELAY_DISABLE_MIN_ATTEMPTS")?,
-            rate_window_hours: var("HOOKRELAY_DISABLE_WINDOW_HOURS")?,
+            consecutive_days: env.parse("HOOKRELAY_DISABLE_AFTER_DAYS", "a number of days", any)?,
+            rate_threshold: env.parse("HOOKRELAY_DISABLE_RATE", "a fraction", any)?,
+            rate_min_attempts: env.parse(
+                "HOOKRELAY_DISABLE_MIN_ATTEMPTS",
+                "a whole number",
+                |_: &u32| true,
+            )?,
+            rate_window_hours: env.parse(
+                "HOOKRELAY_DISABLE_WINDOW_HOURS",
+                "a whole number of hours",
+                |_: &u32| true,
+            )?,
         };
-        cfg.validate()?;
+        cfg.validate().map_err(crate::env::EnvError::Rules)?;
         Ok(cfg.over(&Rules::default()))
     }
 }

@@ -17,6 +17,7 @@ pub mod clock;
 pub mod config_error;
 pub mod dead_letter;
 pub mod endpoint;
+pub mod env;
 pub mod envelope;
 pub mod event;
 pub mod health;

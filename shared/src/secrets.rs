@@ -112,15 +112,16 @@ impl Default for CacheSettings {
 
 impl CacheSettings {
     /// Default settings with the TTL from `HOOKRELAY_SECRET_TTL_SECS` when set.
-    pub fn from_env() -> Self {
+    pub fn from_env(env: &crate::env::Env) -> Result<Self, crate::env::EnvError> {
         let mut s = Self::default();
-        if let Some(ttl) = std::env::var("HOOKRELAY_SECRET_TTL_SECS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
+        if let Some(ttl) = env.parse(
+            "HOOKRELAY_SECRET_TTL_SECS",
+            "a whole number of seconds",
+            |_: &u64| true,
+        )? {
             s.ttl = Duration::from_secs(ttl);
         }
-        s
+        Ok(s)
     }
 }
 

@@ -27,7 +27,7 @@ use hookrelay_shared::queue::SqsQueue;
 use hookrelay_shared::schemes::{Scheme, SignInput, SignatureConfig};
 use hookrelay_shared::secrets::{SecretError, SecretSource};
 use hookrelay_test_support::apigw;
-use receiver::{Receiver, Settings};
+use receiver::{Ports, Receiver, Settings};
 use std::sync::Arc;
 use std::time::Instant;
 use time::OffsetDateTime;
@@ -184,13 +184,15 @@ async fn main() {
     );
     let (source, event) = fixture(&args);
     let receiver = Receiver::new(
-        Arc::new(OneSecret(source)),
-        Arc::new(SqsQueue::new(
-            canned_sqs(),
-            "https://sqs.us-east-1.amazonaws.com/123456789012/inbound",
-        )),
-        None,
-        Arc::new(SystemClock),
+        Ports {
+            secrets: Arc::new(OneSecret(source)),
+            inbound: Arc::new(SqsQueue::new(
+                canned_sqs(),
+                "https://sqs.us-east-1.amazonaws.com/123456789012/inbound",
+            )),
+            events: None,
+            clock: Arc::new(SystemClock),
+        },
         Settings::new(PREFIX),
     );
     // 202 in both modes: bulk answers 202 only when every element was queued.

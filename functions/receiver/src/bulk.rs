@@ -3,8 +3,9 @@
 //! 1 MiB per call);
 //! the answer has one result per element in LeadDone's own shape.
 
-use crate::answer::{Answer, json_response};
-use crate::{Event, Reject, extract, new_id};
+use crate::answer::{Answer, Reject, json_response};
+use crate::event::{Event, extract, new_id};
+use hookrelay_shared::attributes::{EVENT_TYPE, SOURCE};
 use hookrelay_shared::event::Event as RelayEvent;
 use hookrelay_shared::json_pointer;
 use hookrelay_shared::queue::{OutgoingMessage, Queue, QueueError, send_all};
@@ -202,8 +203,8 @@ pub(crate) fn relay_message(
     e.source = Some(name.to_string());
     let body = serde_json::to_string(&e).map_err(|_| "event does not serialize")?;
     let mut msg = OutgoingMessage::new(body)
-        .attribute("source", name)
-        .attribute("event-type", e.event_type.clone());
+        .attribute(SOURCE, name)
+        .attribute(EVENT_TYPE, e.event_type.clone());
     msg.dedup_id = e.id.clone();
     msg.group_id = Some(name.to_string());
     Ok(msg)

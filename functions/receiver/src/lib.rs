@@ -8,19 +8,21 @@
 
 mod answer;
 mod bulk;
+mod event;
 mod settings;
 
 pub use answer::Reject;
 pub use settings::Settings;
 
 use answer::{Answer, json_response};
+use event::{Event, extract, new_id};
 use hookrelay_shared::clock::{Clock, SystemClock};
+use hookrelay_shared::env::StartError;
 use hookrelay_shared::envelope::{ATTR_EVENT_TYPE, ATTR_SOURCE, ENVELOPE_VERSION, Envelope};
-use hookrelay_shared::json_pointer;
 use hookrelay_shared::queue::{OutgoingMessage, Queue, QueueError, SqsQueue};
 use hookrelay_shared::schemes::{HeaderLookup, Verified, VerifyError};
 use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource, SecretsManager};
-use hookrelay_shared::source::{Extract, Source, secret_name, valid_source_name};
+use hookrelay_shared::source::{Source, secret_name, valid_source_name};
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::BTreeMap;
@@ -37,50 +39,49 @@ pub struct Receiver {
     settings: Settings,
 }
 
-/// One event cut out of a request: its id, type and raw bytes.
-pub(crate) struct Event<'a> {
-    pub id: String,
-    pub event_type: Option<String>,
-    pub raw: &'a [u8],
-    pub bulk_index: Option<usize>,
+/// The ports a [`Receiver`] talks to.
+pub struct Ports {
+    pub secrets: Arc<dyn SecretSource>,
+    pub inbound: Arc<dyn Queue>,
+    /// The events queue for relay mode, when deployed.
+    pub events: Option<Arc<dyn Queue>>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Receiver {
-    pub fn new(
-        secrets: Arc<dyn SecretSource>,
-        inbound: Arc<dyn Queue>,
-        events: Option<Arc<dyn Queue>>,
-        clock: Arc<dyn Clock>,
-        settings: Settings,
-    ) -> Self {
-        let sources = ConfigCache::new(secrets, Arc::clone(&clock), settings.cache);
+    pub fn new(ports: Ports, settings: Settings) -> Self {
+        let sources = ConfigCache::new(ports.secrets, Arc::clone(&ports.clock), settings.cache);
         Self {
             sources,
-            inbound,
-            events,
-            clock,
+            inbound: ports.inbound,
+            events: ports.events,
+            clock: ports.clock,
             settings,
         }
     }
 
-    /// Production wiring: Secrets Manager, SQS and the system clock.
-    pub fn from_clients(
-        sqs: aws_sdk_sqs::Client,
-        secrets: aws_sdk_secretsmanager::Client,
-        inbound_queue_url: String,
-        events_queue_url: Option<String>,
+    /// Production wiring from an SDK configuration: Secrets Manager, SQS
+    /// and the system clock.
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
         settings: Settings,
-    ) -> Self {
-        let inbound = Arc::new(SqsQueue::new(sqs.clone(), inbound_queue_url));
-        let events =
-            events_queue_url.map(|url| Arc::new(SqsQueue::new(sqs, url)) as Arc<dyn Queue>);
-        Self::new(
-            Arc::new(SecretsManager::new(secrets)),
-            inbound,
-            events,
-            Arc::new(SystemClock),
-            settings,
-        )
+    ) -> Result<Self, StartError> {
+        let sqs = aws_sdk_sqs::Client::new(config);
+        let ports = Ports {
+            secrets: Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
+                config,
+            ))),
+            inbound: Arc::new(SqsQueue::new(
+                sqs.clone(),
+                settings.inbound_queue_url.clone(),
+            )),
+            events: settings
+                .events_queue_url
+                .clone()
+                .map(|url| Arc::new(SqsQueue::new(sqs, url)) as Arc<dyn Queue>),
+            clock: Arc::new(SystemClock),
+        };
+        Ok(Self::new(ports, settings))
     }
 
     /// Answers one request. Never panics on input; every outcome is logged
@@ -349,29 +350,6 @@ pub fn source_name(req: &Request) -> Option<&str> {
     };
     let rest = path.trim_end_matches('/').rsplit_once("/webhooks/")?.1;
     (!rest.is_empty() && !rest.contains('/')).then_some(rest)
-}
-
-fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-/// Reads a header or a JSON pointer. A pointer into a body that is not JSON
-/// is the sender's error (400).
-pub(crate) fn extract(
-    e: &Extract,
-    headers: &HeaderMap,
-    json: &[u8],
-) -> Result<Option<String>, Reject> {
-    match e {
-        Extract::Header(h) => Ok(headers
-            .header(&h.to_ascii_lowercase())
-            .map(|v| v.trim().to_string())
-            .filter(|v| !v.is_empty())),
-        Extract::JsonPointer(p) => {
-            let text = std::str::from_utf8(json).map_err(|_| Reject::MalformedJson)?;
-            json_pointer::lookup_scalar(text, p).map_err(|_| Reject::MalformedJson)
-        }
-    }
 }
 
 fn forwarded_headers(source: &Source, headers: &HeaderMap) -> BTreeMap<String, String> {

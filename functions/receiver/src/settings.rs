@@ -1,3 +1,4 @@
+use hookrelay_shared::env::{Env, EnvError};
 use hookrelay_shared::secrets::CacheSettings;
 
 /// SQS's classic message size limit. Queues configured for the larger
@@ -17,6 +18,13 @@ pub struct Settings {
     pub max_message_bytes: usize,
     /// `HOOKRELAY_SECRET_TTL_SECS` and the refresh rules.
     pub cache: CacheSettings,
+    /// `HOOKRELAY_INBOUND_QUEUE_URL`: where verified webhooks go (used by
+    /// [`Receiver::from_config`](crate::Receiver::from_config); tests pass
+    /// their own queue port).
+    pub inbound_queue_url: String,
+    /// `HOOKRELAY_EVENTS_QUEUE_URL`: where relaying sources put events for
+    /// fan-out, when deployed.
+    pub events_queue_url: Option<String>,
 }
 
 impl Settings {
@@ -26,15 +34,18 @@ impl Settings {
             only_sources: None,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             cache: CacheSettings::default(),
+            inbound_queue_url: String::new(),
+            events_queue_url: None,
         }
     }
 
-    pub fn from_env() -> Result<Self, String> {
-        let mut s = Self::new(
-            std::env::var("HOOKRELAY_SECRETS_PREFIX").unwrap_or_else(|_| "hookrelay".into()),
-        );
-        s.only_sources = std::env::var("HOOKRELAY_SOURCES")
-            .ok()
+    /// Settings from `env` ([`Env::process`] in production); a variable
+    /// that is set but wrong is an error.
+    pub fn from_env(env: &Env) -> Result<Self, EnvError> {
+        hookrelay_shared::aws::check_roots_setting(env)?;
+        let mut s = Self::new(env.or("HOOKRELAY_SECRETS_PREFIX", "hookrelay"));
+        s.only_sources = env
+            .get("HOOKRELAY_SOURCES")
             .map(|v| {
                 v.split(',')
                     .map(str::trim)
@@ -43,12 +54,16 @@ impl Settings {
                     .collect::<Vec<_>>()
             })
             .filter(|v| !v.is_empty());
-        if let Ok(v) = std::env::var("HOOKRELAY_MAX_MESSAGE_BYTES") {
-            s.max_message_bytes = v
-                .parse()
-                .map_err(|_| format!("HOOKRELAY_MAX_MESSAGE_BYTES={v:?} is not a number"))?;
+        if let Some(n) = env.parse(
+            "HOOKRELAY_MAX_MESSAGE_BYTES",
+            "a number of bytes between 1024 and 1048576 (SQS's limits)",
+            |n: &usize| (1024..=1_048_576).contains(n),
+        )? {
+            s.max_message_bytes = n;
         }
-        s.cache = CacheSettings::from_env();
+        s.cache = CacheSettings::from_env(env)?;
+        s.inbound_queue_url = env.required("HOOKRELAY_INBOUND_QUEUE_URL")?;
+        s.events_queue_url = env.get("HOOKRELAY_EVENTS_QUEUE_URL");
         Ok(s)
     }
 
@@ -56,5 +71,52 @@ impl Settings {
         self.only_sources
             .as_ref()
             .is_none_or(|list| list.iter().any(|s| s == source))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUEUE: (&str, &str) = ("HOOKRELAY_INBOUND_QUEUE_URL", "https://q/inbound");
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Settings, EnvError> {
+        Settings::from_env(&Env::from_pairs([QUEUE].iter().chain(extra).copied()))
+    }
+
+    #[test]
+    fn defaults_apply_only_to_unset_variables() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.max_message_bytes, DEFAULT_MAX_MESSAGE_BYTES);
+        assert_eq!(s.only_sources, None);
+        assert_eq!(s.events_queue_url, None);
+        let s = with(&[
+            ("HOOKRELAY_MAX_MESSAGE_BYTES", "1048576"),
+            ("HOOKRELAY_SOURCES", "github, shopify"),
+        ])
+        .unwrap();
+        assert_eq!(s.max_message_bytes, 1_048_576);
+        assert!(s.serves("shopify") && !s.serves("stripe"));
+    }
+
+    #[test]
+    fn wrong_values_are_refused_not_replaced_by_the_default() {
+        for (name, value) in [
+            ("HOOKRELAY_MAX_MESSAGE_BYTES", "1MiB"),
+            ("HOOKRELAY_MAX_MESSAGE_BYTES", "0"),
+            ("HOOKRELAY_MAX_MESSAGE_BYTES", "2097152"),
+            ("HOOKRELAY_SECRET_TTL_SECS", "-1"),
+            ("HOOKRELAY_AWS_ROOTS", "native"),
+        ] {
+            let e = with(&[(name, value)]).unwrap_err();
+            assert!(
+                matches!(&e, EnvError::Invalid { name: n, .. } if *n == name),
+                "{name}={value}: {e}"
+            );
+        }
+        assert_eq!(
+            Settings::from_env(&Env::from_pairs([])).unwrap_err(),
+            EnvError::Missing("HOOKRELAY_INBOUND_QUEUE_URL")
+        );
     }
 }

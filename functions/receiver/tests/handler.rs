@@ -8,7 +8,7 @@ use hookrelay_shared::schemes::{Scheme, SignInput, SignatureConfig};
 use hookrelay_shared::secrets::SecretsManager;
 use hookrelay_test_support::{apigw, moto, unique};
 use lambda_http::Body;
-use receiver::{Receiver, Settings};
+use receiver::{Ports, Receiver, Settings};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -29,10 +29,12 @@ async fn fixture_with(queue_attrs: &[(&str, &str)], fifo: bool) -> Fixture {
     let prefix = unique("hr");
     let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
     let receiver = Receiver::new(
-        Arc::new(SecretsManager::new(sm.clone())),
-        Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
-        None,
-        clock.clone(),
+        Ports {
+            secrets: Arc::new(SecretsManager::new(sm.clone())),
+            inbound: Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
+            events: None,
+            clock: clock.clone(),
+        },
         Settings::new(prefix.clone()),
     );
     Fixture {
@@ -199,10 +201,12 @@ async fn unknown_sources_methods_and_names_are_refused() {
     settings.only_sources = Some(vec!["stripe".into()]);
     f.add_source("github", GITHUB).await;
     let limited = Receiver::new(
-        Arc::new(SecretsManager::new(f.sm.clone())),
-        Arc::new(SqsQueue::new(f.sqs.clone(), f.queue_url.clone())),
-        None,
-        f.clock.clone(),
+        Ports {
+            secrets: Arc::new(SecretsManager::new(f.sm.clone())),
+            inbound: Arc::new(SqsQueue::new(f.sqs.clone(), f.queue_url.clone())),
+            events: None,
+            clock: f.clock.clone(),
+        },
         settings,
     );
     let req = apigw::request("/webhooks/github", &[], b"{}", false);
@@ -362,10 +366,12 @@ async fn secrets_manager_down_is_503_and_nothing_is_queued() {
     let queue_url = moto::create_queue(&sqs, "inbound", false, &[]).await;
     let down = aws_sdk_secretsmanager::Client::new(&moto::sdk_config_down().await);
     let receiver = Receiver::new(
-        Arc::new(SecretsManager::new(down)),
-        Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
-        None,
-        Arc::new(hookrelay_shared::clock::SystemClock),
+        Ports {
+            secrets: Arc::new(SecretsManager::new(down)),
+            inbound: Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
+            events: None,
+            clock: Arc::new(hookrelay_shared::clock::SystemClock),
+        },
         Settings::new("hr"),
     );
     let resp = receiver
@@ -390,13 +396,15 @@ async fn sqs_down_is_503_never_202() {
     moto::put_secret(&sm, &format!("{prefix}/sources/github"), GITHUB).await;
     let down = aws_sdk_sqs::Client::new(&moto::sdk_config_down().await);
     let receiver = Receiver::new(
-        Arc::new(SecretsManager::new(sm)),
-        Arc::new(SqsQueue::new(
-            down,
-            "http://127.0.0.1:1/000000000000/inbound",
-        )),
-        None,
-        Arc::new(hookrelay_shared::clock::SystemClock),
+        Ports {
+            secrets: Arc::new(SecretsManager::new(sm)),
+            inbound: Arc::new(SqsQueue::new(
+                down,
+                "http://127.0.0.1:1/000000000000/inbound",
+            )),
+            events: None,
+            clock: Arc::new(hookrelay_shared::clock::SystemClock),
+        },
         Settings::new(prefix),
     );
     let body = br#"{"a":1}"#;
@@ -490,13 +498,15 @@ async fn relaying(f: &Fixture, events_url: &str, events_down: bool) -> Receiver 
         f.sqs.clone()
     };
     Receiver::new(
-        Arc::new(SecretsManager::new(f.sm.clone())),
-        Arc::new(SqsQueue::new(f.sqs.clone(), f.queue_url.clone())),
-        Some(Arc::new(SqsQueue::new(
-            events_client,
-            events_url.to_string(),
-        ))),
-        f.clock.clone(),
+        Ports {
+            secrets: Arc::new(SecretsManager::new(f.sm.clone())),
+            inbound: Arc::new(SqsQueue::new(f.sqs.clone(), f.queue_url.clone())),
+            events: Some(Arc::new(SqsQueue::new(
+                events_client,
+                events_url.to_string(),
+            ))),
+            clock: f.clock.clone(),
+        },
         Settings::new(f.prefix.clone()),
     )
 }

@@ -8,7 +8,7 @@ use hookrelay_shared::queue::SqsQueue;
 use hookrelay_shared::secrets::SecretsManager;
 use hookrelay_test_support::platforms::{self, PLATFORMS};
 use hookrelay_test_support::{apigw, moto, unique};
-use receiver::{Receiver, Settings};
+use receiver::{Ports, Receiver, Settings};
 use std::sync::Arc;
 
 const KEY: &str = "receiver-platform-key";
@@ -32,10 +32,12 @@ async fn every_platform_sample_signer_is_accepted_and_a_changed_byte_is_401() {
         moto::put_secret(&sm, &format!("{prefix}/sources/{p}"), &cfg).await;
     }
     let receiver = Receiver::new(
-        Arc::new(SecretsManager::new(sm)),
-        Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
-        None,
-        Arc::new(SystemClock),
+        Ports {
+            secrets: Arc::new(SecretsManager::new(sm)),
+            inbound: Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
+            events: None,
+            clock: Arc::new(SystemClock),
+        },
         Settings::new(prefix),
     );
 

@@ -20,6 +20,10 @@
 //! dead-letters them with the reason. Jobs carry the event's SQS arrival
 //! time as `created_at`, the order parked jobs are replayed in.
 
+mod settings;
+
+pub use settings::Settings;
+
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
@@ -27,56 +31,17 @@ use hookrelay_shared::attributes::{ENDPOINT, EVENT_TYPE};
 use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::dead_letter::{DeadLetter, DeadReason};
 use hookrelay_shared::endpoint::{Endpoint, secret_name};
+use hookrelay_shared::env::StartError;
 use hookrelay_shared::event::Event;
 use hookrelay_shared::job::DeliveryJob;
 use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, SqsQueue, send_all};
-use hookrelay_shared::secrets::{
-    CacheError, CacheSettings, ConfigCache, SecretSource, SecretsManager,
-};
+use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource, SecretsManager};
 use hookrelay_shared::state_table::StateTable;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long the router remembers which endpoints an event reached.
 const MARKER_TTL: Duration = Duration::from_secs(86_400);
-
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub secrets_prefix: String,
-    pub outbound_queue_url: String,
-    pub dlq_url: String,
-    pub state_table: Option<String>,
-    pub concurrency: usize,
-    pub cache: CacheSettings,
-    /// How long the list of endpoint names is reused.
-    pub directory_ttl: Duration,
-}
-
-impl Settings {
-    pub fn from_env() -> Result<Self, String> {
-        use hookrelay_shared::aws::env_required;
-        Ok(Self {
-            secrets_prefix: std::env::var("HOOKRELAY_SECRETS_PREFIX")
-                .unwrap_or_else(|_| "hookrelay".into()),
-            outbound_queue_url: env_required("HOOKRELAY_OUTBOUND_QUEUE_URL")?,
-            dlq_url: env_required("HOOKRELAY_EVENTS_DLQ_URL")?,
-            state_table: std::env::var("HOOKRELAY_STATE_TABLE")
-                .ok()
-                .filter(|t| !t.is_empty()),
-            concurrency: std::env::var("HOOKRELAY_CONCURRENCY")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(10),
-            cache: CacheSettings::from_env(),
-            directory_ttl: Duration::from_secs(
-                std::env::var("HOOKRELAY_ENDPOINT_LIST_TTL_SECS")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(60),
-            ),
-        })
-    }
-}
 
 /// Which endpoints exist.
 #[async_trait]
@@ -195,9 +160,14 @@ impl Router {
         }
     }
 
-    pub fn from_config(config: &aws_config::SdkConfig, settings: Settings) -> Self {
+    /// Production wiring from an SDK configuration.
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
+        settings: Settings,
+    ) -> Result<Self, StartError> {
         let sqs = aws_sdk_sqs::Client::new(config);
         let sm = aws_sdk_secretsmanager::Client::new(config);
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let ports = Ports {
             names: Arc::new(SecretsManagerNames::new(
                 sm.clone(),
@@ -209,13 +179,13 @@ impl Router {
                 settings.outbound_queue_url.clone(),
             )),
             dlq: Arc::new(SqsQueue::new(sqs, settings.dlq_url.clone())),
-            markers: settings
-                .state_table
-                .clone()
-                .map(|t| StateTable::new(aws_sdk_dynamodb::Client::new(config), t)),
-            clock: Arc::new(SystemClock),
+            markers: settings.state_table.clone().map(|t| {
+                StateTable::new(aws_sdk_dynamodb::Client::new(config), t)
+                    .with_clock(Arc::clone(&clock))
+            }),
+            clock,
         };
-        Self::new(ports, settings)
+        Ok(Self::new(ports, settings))
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {

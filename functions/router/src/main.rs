@@ -2,15 +2,16 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use hookrelay_shared::aws::sdk_config;
+use hookrelay_shared::env::Env;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use router::{Router, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let settings = Settings::from_env()?;
+    let settings = Settings::from_env(&Env::process())?;
     let config = sdk_config().await;
-    let router = Router::from_config(&config, settings);
+    let router = Router::from_config(&config, settings)?;
     let router = &router;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(router.handle(event.payload).await)

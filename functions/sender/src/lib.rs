@@ -42,6 +42,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use context::Context;
 use hookrelay_shared::attempts::{AttemptLog, DynamoAttempts, ReceiveCountOnly};
 use hookrelay_shared::clock::{Clock, SystemClock};
+use hookrelay_shared::env::StartError;
 use hookrelay_shared::health::{EndpointHealth, LogNotifier, NoHealthTracking, Notifier};
 use hookrelay_shared::health_store::{DynamoHealth, SnsNotifier};
 use hookrelay_shared::outbound::{ReqwestTransport, Transport};
@@ -101,11 +102,10 @@ impl Sender {
     }
 
     /// Production wiring from an SDK configuration.
-    pub async fn from_config(
+    pub fn from_config(
         config: &aws_config::SdkConfig,
-        dlq_url: String,
         settings: Settings,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StartError> {
         let sqs = aws_sdk_sqs::Client::new(config);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let table = settings.state_table.as_ref().map(|t| {
@@ -120,12 +120,17 @@ impl Sender {
             secrets: Arc::new(SecretsManager::new(aws_sdk_secretsmanager::Client::new(
                 config,
             ))),
-            transport: Arc::new(ReqwestTransport::new(settings.network.clone())?),
+            transport: Arc::new(ReqwestTransport::new(settings.network.clone()).map_err(
+                |reason| StartError::Client {
+                    what: "HTTP client",
+                    reason,
+                },
+            )?),
             outbound: Arc::new(SqsQueue::new(
                 sqs.clone(),
                 settings.source_queue_url.clone(),
             )),
-            dlq: Arc::new(SqsQueue::new(sqs, dlq_url)),
+            dlq: Arc::new(SqsQueue::new(sqs, settings.dlq_url.clone())),
             health: match table {
                 Some(t) => Arc::new(DynamoHealth::new(t, Arc::clone(&clock))),
                 None => Arc::new(NoHealthTracking),

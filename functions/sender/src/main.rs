@@ -1,16 +1,17 @@
 //! Lambda entry point: build the clients once, then serve SQS batches.
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use hookrelay_shared::aws::{env_required, sdk_config};
+use hookrelay_shared::aws::sdk_config;
+use hookrelay_shared::env::Env;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sender::{Sender, Settings};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let settings = Settings::from_env()?;
+    let settings = Settings::from_env(&Env::process())?;
     let config = sdk_config().await;
-    let sender = Sender::from_config(&config, env_required("HOOKRELAY_DLQ_URL")?, settings).await?;
+    let sender = Sender::from_config(&config, settings)?;
     let sender = &sender;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(sender.handle(event.payload).await)

@@ -1,3 +1,4 @@
+use hookrelay_shared::env::{Env, EnvError};
 use hookrelay_shared::health::Rules;
 use hookrelay_shared::outbound::NetworkPolicy;
 use hookrelay_shared::secrets::CacheSettings;
@@ -13,9 +14,14 @@ pub struct Settings {
     pub network: NetworkPolicy,
     /// Auto-disable rules (`HOOKRELAY_DISABLE_*`).
     pub rules: Rules,
+    /// `HOOKRELAY_SECRET_TTL_SECS` and the refresh rules.
     pub cache: CacheSettings,
     /// `HOOKRELAY_OUTBOUND_QUEUE_URL`, recorded on DLQ messages for redrive.
     pub source_queue_url: String,
+    /// `HOOKRELAY_DLQ_URL`: where jobs that cannot be delivered go (used by
+    /// [`Sender::from_config`](crate::Sender::from_config); tests pass their
+    /// own dead-letter queue port).
+    pub dlq_url: String,
     /// `HOOKRELAY_STATE_TABLE`: endpoint health, auto-disable and parking.
     pub state_table: Option<String>,
     /// `HOOKRELAY_NOTIFY_TOPIC_ARN`: where disable notices go.
@@ -31,32 +37,85 @@ impl Settings {
             rules: Rules::default(),
             cache: CacheSettings::default(),
             source_queue_url: source_queue_url.into(),
+            dlq_url: String::new(),
             state_table: None,
             notify_topic_arn: None,
         }
     }
 
-    pub fn from_env() -> Result<Self, String> {
-        let prefix =
-            std::env::var("HOOKRELAY_SECRETS_PREFIX").unwrap_or_else(|_| "hookrelay".into());
-        let queue = hookrelay_shared::aws::env_required("HOOKRELAY_OUTBOUND_QUEUE_URL")?;
-        let mut s = Self::new(prefix, queue);
-        if let Ok(v) = std::env::var("HOOKRELAY_CONCURRENCY") {
-            s.concurrency = v
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("HOOKRELAY_CONCURRENCY={v:?}"))?;
+    /// Settings from `env` ([`Env::process`] in production); a variable
+    /// that is set but wrong is an error.
+    pub fn from_env(env: &Env) -> Result<Self, EnvError> {
+        hookrelay_shared::aws::check_roots_setting(env)?;
+        let mut s = Self::new(
+            env.or("HOOKRELAY_SECRETS_PREFIX", "hookrelay"),
+            env.required("HOOKRELAY_OUTBOUND_QUEUE_URL")?,
+        );
+        s.dlq_url = env.required("HOOKRELAY_DLQ_URL")?;
+        if let Some(n) = env.parse("HOOKRELAY_CONCURRENCY", "a whole number above 0", |n| {
+            *n > 0
+        })? {
+            s.concurrency = n;
         }
-        s.network = NetworkPolicy::from_env()?;
-        s.rules = Rules::from_env()?;
-        s.cache = CacheSettings::from_env();
-        s.state_table = std::env::var("HOOKRELAY_STATE_TABLE")
-            .ok()
-            .filter(|v| !v.is_empty());
-        s.notify_topic_arn = std::env::var("HOOKRELAY_NOTIFY_TOPIC_ARN")
-            .ok()
-            .filter(|v| !v.is_empty());
+        s.network = NetworkPolicy::from_env(env)?;
+        s.rules = Rules::from_env(env)?;
+        s.cache = CacheSettings::from_env(env)?;
+        s.state_table = env.get("HOOKRELAY_STATE_TABLE");
+        s.notify_topic_arn = env.get("HOOKRELAY_NOTIFY_TOPIC_ARN");
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUEUES: [(&str, &str); 2] = [
+        ("HOOKRELAY_OUTBOUND_QUEUE_URL", "https://q/outbound"),
+        ("HOOKRELAY_DLQ_URL", "https://q/outbound-dlq"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Settings, EnvError> {
+        Settings::from_env(&Env::from_pairs(QUEUES.iter().chain(extra).copied()))
+    }
+
+    #[test]
+    fn defaults_apply_only_to_unset_variables() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.concurrency, 10);
+        assert_eq!(s.dlq_url, "https://q/outbound-dlq");
+        assert_eq!(s.rules, Rules::default());
+        let s = with(&[
+            ("HOOKRELAY_CONCURRENCY", "3"),
+            ("HOOKRELAY_STATE_TABLE", "t"),
+        ])
+        .unwrap();
+        assert_eq!((s.concurrency, s.state_table.as_deref()), (3, Some("t")));
+    }
+
+    #[test]
+    fn wrong_values_are_refused_not_replaced_by_the_default() {
+        for (name, value) in [
+            ("HOOKRELAY_CONCURRENCY", "ten"),
+            ("HOOKRELAY_CONCURRENCY", "0"),
+            ("HOOKRELAY_SECRET_TTL_SECS", "5m"),
+            ("HOOKRELAY_ALLOW_NETWORKS", "localhost"),
+            ("HOOKRELAY_DISABLE_RATE", "95%"),
+            ("HOOKRELAY_AWS_ROOTS", "Mozilla"),
+        ] {
+            let e = with(&[(name, value)]).unwrap_err();
+            assert!(
+                matches!(&e, EnvError::Invalid { name: n, .. } if *n == name),
+                "{name}={value}: {e}"
+            );
+        }
+        assert!(matches!(
+            with(&[("HOOKRELAY_DISABLE_RATE", "2")]).unwrap_err(),
+            EnvError::Rules(_)
+        ));
+        assert_eq!(
+            Settings::from_env(&Env::from_pairs([QUEUES[0]])).unwrap_err(),
+            EnvError::Missing("HOOKRELAY_DLQ_URL")
+        );
     }
 }

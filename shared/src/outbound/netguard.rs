@@ -42,10 +42,10 @@ impl NetworkPolicy {
     }
 
     /// From `HOOKRELAY_ALLOW_NETWORKS` (unset: public only).
-    pub fn from_env() -> Result<Self, String> {
-        match std::env::var("HOOKRELAY_ALLOW_NETWORKS") {
-            Ok(v) => Self::allowing(&v),
-            Err(_) => Ok(Self::public_only()),
+    pub fn from_env(env: &crate::env::Env) -> Result<Self, crate::env::EnvError> {
+        match env.get("HOOKRELAY_ALLOW_NETWORKS") {
+            Some(v) => Self::allowing(&v).map_err(|e| env.invalid("HOOKRELAY_ALLOW_NETWORKS", e)),
+            None => Ok(Self::public_only()),
         }
     }
 
