@@ -1,14 +1,35 @@
 //! hookrelay's library: everything the Lambda functions and the CLI share.
 //!
+//! Messages and configuration:
+//! - [`envelope`], [`job`], [`event`]: the versioned messages of the inbound,
+//!   outbound and events queues;
+//! - [`attributes`]: the SQS message attribute names, in one place;
+//! - [`source`], [`endpoint`]: a receiver source's and a subscriber
+//!   endpoint's configuration (Secrets Manager secrets);
+//! - [`config_error`]: parsing those secrets without quoting values in errors;
+//! - [`env`](mod@env): a function's settings from its environment, wrong values refused.
+//!
+//! Signing and delivering:
 //! - [`schemes`]: signature schemes, one table for signing and verifying;
-//! - [`envelope`]: the versioned message the receiver puts on the inbound queue;
-//! - [`source`]: a receiver source's configuration (a Secrets Manager secret);
+//! - [`js_stringify`]: `JSON.stringify` byte for byte (Leanbe);
+//! - [`json_pointer`]: RFC 6901 lookups on raw JSON;
+//! - [`outbound`]: the HTTP transport port, its reqwest adapter and the
+//!   network guard;
+//! - [`retry`]: retry schedules as data, `Retry-After`, SQS's visibility limit.
+//!
+//! Ports and their AWS adapters:
 //! - [`secrets`]: the Secrets Manager port, its adapter and a typed TTL cache;
-//! - [`config_error`]: parsing configuration secrets without quoting values in errors;
+//! - [`queue`]: the SQS port and adapter, batch packing;
+//! - [`dead_letter`]: the dead-letter message (the body and why);
+//! - [`health`]: endpoint health and the auto-disable rules, pure logic;
+//! - [`state_table`], [`health_store`]: the DynamoDB state table, health
+//!   on it, parking and replay, the SNS notifier;
 //! - [`attempts`]: real delivery attempts per message (the receive count overcounts);
-//! - [`queue`]: the SQS port and adapter;
 //! - [`aws`]: building SDK clients once, with one TLS stack;
 //! - [`clock`]: time as a port.
+//!
+//! Development: [`local_esm`], the local stand-in for Lambda's SQS event
+//! source mapping (`hookrelay dev`).
 
 pub mod attempts;
 pub mod attributes;

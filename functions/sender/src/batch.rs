@@ -1,6 +1,6 @@
-//! A batch through the stages: [`prepare`](crate::prepare) each record,
-//! [`deliver`](crate::deliver) what is ready, settle each result
-//! ([`outcome`](crate::outcome)), and answer Lambda with the records to
+//! A batch through the stages: `prepare` each record,
+//! `deliver` what is ready, settle each result
+//! (`outcome`), and answer Lambda with the records to
 //! retry.
 //!
 //! Records whose order matters (FIFO message groups, replays of parked

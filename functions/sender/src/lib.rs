@@ -10,21 +10,21 @@
 //! A record goes through three stages, each in its own module, handing
 //! the next a type of its own:
 //!
-//! 1. [`prepare`]: SQS record → [`prepare::Prepared`]: a job `Ready` to
+//! 1. `prepare`: SQS record → `prepare::Prepared`: a job `Ready` to
 //!    deliver (parsed, its endpoint's configuration loaded, not parked), or
 //!    settled there (parked, dead-lettered, retried after a failure of our
 //!    own);
-//! 2. [`deliver`]: `Ready` jobs → units (one job, or several for a `batch`
-//!    endpoint) → one signed POST each → a [`deliver::AttemptResult`] per job;
-//! 3. [`outcome`]: `AttemptResult` → [`record::Verdict`]: delete, retry on
+//! 2. `deliver`: `Ready` jobs → units (one job, or several for a `batch`
+//!    endpoint) → one signed POST each → a `deliver::AttemptResult` per job;
+//! 3. `outcome`: `AttemptResult` → `record::Verdict`: delete, retry on
 //!    the endpoint's schedule, park (the failure disabled the endpoint) or
 //!    dead-letter with the reason.
 //!
-//! [`batch`] runs a batch through them: ordered groups (FIFO, replays)
+//! `batch` runs a batch through them: ordered groups (FIFO, replays)
 //! one record after the other, everything else concurrently.
 //!
 //! The attempt number that picks the next delay is the count of real
-//! failed attempts ([`AttemptLog`], in the state table), not the message's
+//! failed attempts (`AttemptLog`, in the state table), not the message's
 //! receive count: receives also happen without an attempt (records held
 //! behind a failing one in an ordered group, infrastructure retries).
 
