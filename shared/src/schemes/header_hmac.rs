@@ -138,6 +138,18 @@ impl HeaderHmac {
                     reason: "uses {id} but no id_header is set".into(),
                 });
             }
+            // The freshness check reads the timestamp header: unsigned, anyone
+            // replaying a captured request can set it to now, so it would
+            // look like replay protection while giving none.
+            if timestamp_header.is_some() && !t.uses(&Piece::Timestamp) {
+                return Err(ConfigError::Invalid {
+                    param: "template",
+                    reason: "does not contain {timestamp} although a timestamp_header is set: \
+                             an unsigned timestamp gives no replay protection (add {timestamp} \
+                             to the template, or drop timestamp_header)"
+                        .into(),
+                });
+            }
         }
         Ok(Self {
             header,

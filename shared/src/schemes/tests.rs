@@ -459,6 +459,28 @@ fn configuration_is_validated() {
     );
 }
 
+/// A timestamp header the template does not sign would be checked for
+/// freshness while anyone replaying a captured request can set it to now.
+#[test]
+fn an_unsigned_timestamp_header_is_refused() {
+    for config in [
+        r#"{"scheme":"hmac","keys":["k"],"timestamp_header":"X-Ts","template":"{body}"}"#,
+        r#"{"scheme":"hmac","keys":["k"],"timestamp_header":"X-Ts","id_header":"X-Id","template":"{id}.{body}"}"#,
+    ] {
+        let c: SignatureConfig = serde_json::from_str(config).unwrap();
+        match Scheme::compile(&c) {
+            Err(ConfigError::Invalid { param, reason }) => {
+                assert_eq!(param, "template", "{config}");
+                assert!(reason.contains("{timestamp}"), "{reason}");
+            }
+            other => panic!("{config} must be refused, got {other:?}"),
+        }
+    }
+    // Signed timestamps, explicit or by the default template, stay valid.
+    cfg(r#"{"scheme":"hmac","keys":["k"],"timestamp_header":"X-Ts"}"#);
+    cfg(r#"{"scheme":"hmac","keys":["k"],"timestamp_header":"X-Ts","template":"{timestamp}:{body}"}"#);
+}
+
 #[test]
 fn the_table_has_one_row_per_name_and_names_round_trip() {
     let mut seen = BTreeMap::new();
