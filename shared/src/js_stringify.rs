@@ -55,6 +55,190 @@ pub fn js_stringify_into(text: &[u8], out: &mut Vec<u8>) -> Result<(), JsStringi
     Ok(())
 }
 
+/// What the text of a JSON value says that `JSON.stringify(JSON.parse(text))`
+/// does not: a signature over the latter does not pin the former down,
+/// because parsers disagree about it (Leanbe signs the re-serialization).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Ambiguity {
+    /// An object names a member twice: JavaScript keeps the last value,
+    /// other parsers the first, some refuse.
+    #[error("an object has a duplicate member name")]
+    DuplicateKey,
+    /// A number literal whose value a double does not hold exactly
+    /// (`9007199254740993`, `0.10000000000000000001`, `1e-400`): JavaScript
+    /// signs the rounded value, parsers with exact integers or decimals read
+    /// another.
+    #[error("a number does not survive a round trip through a double")]
+    InexactNumber,
+}
+
+/// Why a signature over `js_stringify(text)` would not cover `text` itself,
+/// if it would not. `text` must be valid JSON (call after [`js_stringify`]
+/// succeeded); `1.0`, `1e2`, escapes, whitespace and the order of
+/// integer-like keys are not ambiguities: every parser reads the same values.
+pub fn ambiguity(text: &[u8]) -> Option<Ambiguity> {
+    if has_duplicate_key(text) {
+        return Some(Ambiguity::DuplicateKey);
+    }
+    if number_literals(text).any(|literal| !survives_a_double(literal)) {
+        return Some(Ambiguity::InexactNumber);
+    }
+    None
+}
+
+/// True when some object of `text` (at any depth) names a member twice.
+fn has_duplicate_key(text: &[u8]) -> bool {
+    let found = std::cell::Cell::new(false);
+    let mut de = serde_json::Deserializer::from_slice(text);
+    // An error here is either the duplicate we stop at or JSON that
+    // js_stringify would have refused already.
+    let _ = de::DeserializeSeed::deserialize(DuplicateSeed(&found), &mut de);
+    found.get()
+}
+
+/// Walks a JSON value without building it, stopping at the first object
+/// that repeats a member name.
+#[derive(Clone, Copy)]
+struct DuplicateSeed<'a>(&'a std::cell::Cell<bool>);
+
+impl<'de> de::DeserializeSeed<'de> for DuplicateSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DuplicateSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // Keys as decoded: `"a"` and `"\u0061"` are the same member.
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key) {
+                self.0.set(true);
+                return Err(de::Error::custom("duplicate member name"));
+            }
+            map.next_value_seed(self)?;
+        }
+        Ok(())
+    }
+}
+
+/// The number literals of valid JSON text, as written.
+fn number_literals(text: &[u8]) -> impl Iterator<Item = &str> {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < text.len() {
+            match text[i] {
+                b'"' => {
+                    // Skip the string; `\"` does not end it.
+                    i += 1;
+                    while i < text.len() {
+                        match text[i] {
+                            b'\\' => i += 2,
+                            b'"' => {
+                                i += 1;
+                                break;
+                            }
+                            _ => i += 1,
+                        }
+                    }
+                }
+                b'-' | b'0'..=b'9' => {
+                    let start = i;
+                    while i < text.len()
+                        && matches!(text[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                    {
+                        i += 1;
+                    }
+                    // ASCII by construction.
+                    return std::str::from_utf8(&text[start..i]).ok();
+                }
+                _ => i += 1,
+            }
+        }
+        None
+    })
+}
+
+/// True when the literal's exact decimal value is that of the nearest
+/// double, i.e. what JavaScript prints for it (`1.0` and `1E0` are `1`).
+fn survives_a_double(literal: &str) -> bool {
+    let Ok(value) = literal.parse::<f64>() else {
+        return false;
+    };
+    if !value.is_finite() {
+        return false;
+    }
+    let printed = ryu_js::Buffer::new().format_finite(value).to_string();
+    match (decimal(literal), decimal(&printed)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// A decimal literal's exact value as (negative, significant digits without
+/// leading or trailing zeros, power of ten of the last digit); zero is
+/// `(false, [], 0)` whatever its sign. `None` for an exponent out of range.
+fn decimal(literal: &str) -> Option<(bool, Vec<u8>, i64)> {
+    let (negative, rest) = match literal.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, literal),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(at) => (&rest[..at], rest[at + 1..].parse::<i64>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
+    let mut power = exponent.checked_sub(i64::try_from(frac.len()).ok()?)?;
+    let leading = digits.iter().take_while(|&&d| d == b'0').count();
+    digits.drain(..leading);
+    if digits.is_empty() {
+        return Some((false, digits, 0));
+    }
+    while digits.last() == Some(&b'0') {
+        digits.pop();
+        power = power.checked_add(1)?;
+    }
+    Some((negative, digits, power))
+}
+
 /// A parsed JSON value as JavaScript holds it.
 ///
 /// Only this module's `Deserialize` impl builds one, and serde_json refuses to
@@ -442,6 +626,54 @@ mod tests {
         assert!(js_stringify(too_deep.as_bytes()).is_err());
         let hostile = "{\"a\":".repeat(100_000);
         assert!(js_stringify(hostile.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn ambiguities_are_what_parsers_read_differently() {
+        for text in [
+            r#"{"a":1,"b":2}"#,
+            r#"{"a":1.0,"b":1e21,"c":-0,"d":0.1,"e":1E-7,"f":100e-2}"#,
+            r#"{"2":1,"1":2,"x":[{"a":1},{"a":2}]}"#,
+            r#"{"s":"\"a\":1,\"a\":2, 9007199254740993"}"#,
+            "[9007199254740992, 18446744073709552000, 5e-324, 123456789012345680000]",
+            "{\n  \"a\" : [ 1 , 2.50 ]\n}",
+        ] {
+            assert_eq!(ambiguity(text.as_bytes()), None, "{text}");
+        }
+        for text in [
+            r#"{"status":"paid","status":"pending"}"#,
+            r#"{"a":{"b":[{"c":1,"c":1}]}}"#,
+            r#"{"a":1,"\u0061":1}"#,
+        ] {
+            assert_eq!(
+                ambiguity(text.as_bytes()),
+                Some(Ambiguity::DuplicateKey),
+                "{text}"
+            );
+        }
+        for text in [
+            r#"{"id":9007199254740993}"#,
+            r#"{"a":[0.10000000000000000001]}"#,
+            "1e-400",
+            "-18446744073709551615",
+            "123456789012345678901234567890",
+        ] {
+            assert_eq!(
+                ambiguity(text.as_bytes()),
+                Some(Ambiguity::InexactNumber),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn decimal_values_are_normalized() {
+        assert_eq!(decimal("1.0"), decimal("1"));
+        assert_eq!(decimal("100e-2"), decimal("1"));
+        assert_eq!(decimal("1e+21"), decimal("1000000000000000000000"));
+        assert_eq!(decimal("-0.0"), decimal("0"));
+        assert_ne!(decimal("-1"), decimal("1"));
+        assert_eq!(decimal("1e99999999999999999999"), None);
     }
 
     #[test]

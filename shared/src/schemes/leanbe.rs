@@ -6,21 +6,46 @@
 //! `JSON.stringify`-compatible re-serialization for bodies that were
 //! re-formatted on the way (pretty-printed, other key order of integer-like
 //! keys, `1.0`).
+//!
+//! The receiver queues the body as it came, so what it queues must be what
+//! the signature covers. Only the payload is signed; the rule is:
+//! - the body is a JSON object with Leanbe's members only (`payload`,
+//!   `signature`, `event`, `triggeredAt`), each at most once: a second
+//!   `payload`, or any member Leanbe does not send, is refused, and so is a
+//!   JSON array (serde would fill the members from its elements);
+//! - when the raw payload bytes verify, they are the signed bytes;
+//! - when only the re-serialization verifies, the payload must not say more
+//!   than it: no member name twice at any depth, no number a double does
+//!   not hold exactly ([`crate::js_stringify::ambiguity`]); otherwise a
+//!   consumer could read other data than was signed.
+//!
+//! `event` and `triggeredAt` are not signed (see the README: the event type
+//! is marked as such in the envelope and not relayed by default).
 
 use super::keys::KeyRing;
 use super::mac::{Encoding, tags_match};
 use super::{SignError, SignInput, Signed, Verified, VerifyError};
 use crate::clock::iso_millis;
-use crate::js_stringify::js_stringify;
+use crate::js_stringify::{ambiguity, js_stringify};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use time::OffsetDateTime;
 
+/// Leanbe's body. serde refuses a member named twice and, with
+/// `deny_unknown_fields`, any member Leanbe does not send.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Body<'a> {
     #[serde(borrow)]
     payload: Option<&'a RawValue>,
-    signature: Option<String>,
+    #[serde(borrow)]
+    signature: Option<Cow<'a, str>>,
+    /// Checked for its type only (a string, or null); unsigned.
+    #[serde(borrow, default, rename = "event")]
+    _event: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "triggeredAt")]
+    _triggered_at: Option<Cow<'a, str>>,
 }
 
 pub fn sign(keys: &KeyRing, input: &SignInput<'_>) -> Result<Signed, SignError> {
@@ -50,6 +75,15 @@ pub fn sign(keys: &KeyRing, input: &SignInput<'_>) -> Result<Signed, SignError> 
 pub fn verify(keys: &KeyRing, body: &[u8], now: OffsetDateTime) -> Result<Verified, VerifyError> {
     let parsed: Body<'_> =
         serde_json::from_slice(body).map_err(|e| VerifyError::InvalidJson(e.to_string()))?;
+    // serde fills a struct from an array too (`[payload, "signature"]`);
+    // it parsed, so the first byte that is not JSON whitespace says which.
+    if body
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        != Some(&b'{')
+    {
+        return Err(VerifyError::InvalidJson("the body is not a JSON object".into()));
+    }
     let payload = parsed.payload.ok_or(VerifyError::MissingField("payload"))?;
     let signature = parsed
         .signature
@@ -83,7 +117,12 @@ pub fn verify(keys: &KeyRing, body: &[u8], now: OffsetDateTime) -> Result<Verifi
     if normalized.as_str() != payload.get()
         && let Some(v) = check(normalized.as_bytes())
     {
-        return Ok(v);
+        // Signed: the re-serialization. Queued: the raw payload. They must
+        // mean the same to every consumer.
+        return match ambiguity(payload.get().as_bytes()) {
+            None => Ok(v),
+            Some(a) => Err(VerifyError::NotPinned(a)),
+        };
     }
     Err(VerifyError::Mismatch)
 }

@@ -452,6 +452,16 @@ pub enum VerifyError {
     InvalidJson(String),
     #[error("no active key")]
     NoActiveKey,
+    /// A header the scheme reads arrived more than once with different
+    /// values. Which one would count is a guess (the first, here; API
+    /// Gateway joins them with commas, which then does not decode), so
+    /// neither does.
+    #[error("header {0} is repeated with different values")]
+    RepeatedHeader(String),
+    /// The signature matches a re-serialization of the payload, but the
+    /// bytes that would be queued say more than it does (Leanbe).
+    #[error("the signature does not pin the body down: {0}")]
+    NotPinned(crate::js_stringify::Ambiguity),
 }
 
 /// Which key verified a request: useful in logs during a rotation, and says

@@ -362,6 +362,61 @@ fn leanbe_verifies_raw_bytes_then_a_js_reserialization() {
     );
 }
 
+/// What the receiver queues is the raw body: Leanbe's signature (over
+/// `JSON.stringify(payload)`) must pin it down, or the body is refused.
+#[test]
+fn leanbe_refuses_what_the_signature_does_not_pin_down() {
+    let s = cfg(r#"{"scheme":"leanbe","keys":["secret"]}"#);
+    let none: Vec<(String, String)> = vec![];
+    let sign = |canonical: &str| hex::encode(mac::KeyedMac::new(b"secret").tag(&[canonical.as_bytes()]));
+    let body = |payload: &str, sig: &str, extra: &str| {
+        format!(
+            r#"{{"payload":{payload},"event":"order.paid","triggeredAt":"x","signature":"{sig}"{extra}}}"#
+        )
+    };
+
+    // The genuine signature of {"id":9007199254740992}; a payload written
+    // ...993 re-serializes to it (a double holds ...992), so the raw text
+    // another parser reads is not what was signed.
+    let sig = sign(r#"{"id":9007199254740992}"#);
+    assert!(s.verify(&none, body(r#"{"id":9007199254740992}"#, &sig, "").as_bytes(), at(T0)).is_ok());
+    assert_eq!(
+        s.verify(&none, body(r#"{"id":9007199254740993}"#, &sig, "").as_bytes(), at(T0)),
+        Err(VerifyError::NotPinned(crate::js_stringify::Ambiguity::InexactNumber))
+    );
+    // `1.0` is the same value as the signed `1`: pinned.
+    let sig = sign(r#"{"n":1}"#);
+    assert!(s.verify(&none, body(r#"{"n":1.0}"#, &sig, "").as_bytes(), at(T0)).is_ok());
+
+    // A duplicate member, at any depth: JavaScript signs the last value.
+    let sig = sign(r#"{"order":{"status":"pending"}}"#);
+    assert_eq!(
+        s.verify(
+            &none,
+            body(r#"{"order":{"status":"paid","status":"pending"}}"#, &sig, "").as_bytes(),
+            at(T0)
+        ),
+        Err(VerifyError::NotPinned(crate::js_stringify::Ambiguity::DuplicateKey))
+    );
+
+    // Members Leanbe does not send, a second payload, an array body.
+    let sig = sign(r#"{"a":1}"#);
+    assert!(s.verify(&none, body(r#"{"a":1}"#, &sig, "").as_bytes(), at(T0)).is_ok());
+    for bad in [
+        body(r#"{"a":1}"#, &sig, r#","amount":1000"#),
+        body(r#"{"a":1}"#, &sig, r#","payload":{"a":2}"#),
+        body(r#"{"a":1}"#, &sig, r#","event":"order.refunded""#),
+        format!(r#"[{{"a":1}},"{sig}"]"#),
+        format!(r#" [{{"a":1}},"{sig}",null,null]"#),
+        body(r#"{"a":1}"#, &sig, "").replace(r#""order.paid""#, "42"),
+    ] {
+        assert!(
+            matches!(s.verify(&none, bad.as_bytes(), at(T0)), Err(VerifyError::InvalidJson(_))),
+            "{bad}"
+        );
+    }
+}
+
 #[test]
 fn leanbe_signing_builds_the_documented_body() {
     let s = cfg(r#"{"scheme":"leanbe","keys":["secret"]}"#);
