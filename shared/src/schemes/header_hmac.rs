@@ -339,6 +339,11 @@ impl LeadDone {
         })
     }
 
+    /// Lower-case names of the signature headers (the client id header apart).
+    pub fn read_headers(&self) -> Vec<String> {
+        self.format.written_headers()
+    }
+
     pub fn sign(&self, input: &SignInput<'_>) -> Result<Signed, SignError> {
         let client_id = self.client_id.as_ref().ok_or(SignError::NoClientId)?;
         let mut signed = self.format.sign(&self.signing_keys, input)?;

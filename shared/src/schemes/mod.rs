@@ -474,13 +474,30 @@ pub struct Verified {
 
 /// Case-insensitive header lookup over whatever a caller has.
 pub trait HeaderLookup {
-    /// `name` is given in lower case.
+    /// `name` is given in lower case. The first value when the header is
+    /// repeated (see [`HeaderLookup::repeated_differently`]).
     fn header(&self, name: &str) -> Option<&str>;
+
+    /// True when the header arrived more than once with values that are not
+    /// all the same. `name` is given in lower case.
+    fn repeated_differently(&self, name: &str) -> bool;
+}
+
+/// True when the values are not all equal.
+fn differ<'a>(mut values: impl Iterator<Item = &'a [u8]>) -> bool {
+    match values.next() {
+        Some(first) => values.any(|v| v != first),
+        None => false,
+    }
 }
 
 impl HeaderLookup for http::HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn repeated_differently(&self, name: &str) -> bool {
+        differ(self.get_all(name).iter().map(|v| v.as_bytes()))
     }
 }
 
@@ -490,11 +507,23 @@ impl HeaderLookup for [(String, String)] {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    fn repeated_differently(&self, name: &str) -> bool {
+        differ(
+            self.iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_bytes()),
+        )
+    }
 }
 
 impl HeaderLookup for Vec<(String, String)> {
     fn header(&self, name: &str) -> Option<&str> {
         self.as_slice().header(name)
+    }
+
+    fn repeated_differently(&self, name: &str) -> bool {
+        self.as_slice().repeated_differently(name)
     }
 }
 
@@ -504,6 +533,14 @@ impl HeaderLookup for BTreeMap<String, String> {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    fn repeated_differently(&self, name: &str) -> bool {
+        differ(
+            self.iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.as_bytes()),
+        )
+    }
 }
 
 /// A compiled scheme: validated parameters and keyed HMAC states.
@@ -511,6 +548,8 @@ impl HeaderLookup for BTreeMap<String, String> {
 pub struct Scheme {
     name: SchemeName,
     kind: Kind,
+    /// Lower-case names of the headers [`Scheme::verify`] reads.
+    read_headers: Box<[String]>,
 }
 
 #[derive(Debug, Clone)]
@@ -583,9 +622,11 @@ impl Scheme {
                 keys: ring(key_encoding)?,
             },
         };
+        let read_headers = read_headers(&kind).into_boxed_slice();
         Ok(Self {
             name: cfg.scheme,
             kind,
+            read_headers,
         })
     }
 
@@ -613,6 +654,16 @@ impl Scheme {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<Verified, VerifyError> {
+        // Before anything is read: with differing copies of a header, which
+        // one counts would depend on the transport (the first here, both
+        // joined with a comma behind API Gateway).
+        if let Some(name) = self
+            .read_headers
+            .iter()
+            .find(|name| headers.repeated_differently(name))
+        {
+            return Err(VerifyError::RepeatedHeader(name.clone()));
+        }
         match &self.kind {
             Kind::Header { format, keys } => format.verify(keys, headers, body, now),
             Kind::LeadDone(ld) => ld.verify(headers, body, now),
@@ -670,6 +721,25 @@ impl Scheme {
             Kind::StandardWebhooks { .. } => Some("webhook-id"),
             _ => None,
         }
+    }
+}
+
+/// Lower-case names of every header a scheme's verification reads.
+fn read_headers(kind: &Kind) -> Vec<String> {
+    match kind {
+        Kind::Header { format, .. } => format.written_headers(),
+        Kind::LeadDone(ld) => {
+            let mut names = ld.read_headers();
+            names.push(header_hmac::LEADDONE_CLIENT_HEADER.to_ascii_lowercase());
+            names
+        }
+        Kind::Leanbe(_) => vec![],
+        Kind::StandardWebhooks { .. } => ["id", "timestamp", "signature"]
+            .iter()
+            .flat_map(|part| [format!("webhook-{part}"), format!("svix-{part}")])
+            .collect(),
+        Kind::Stripe { .. } => vec!["stripe-signature".into()],
+        Kind::Static(s) => vec![s.header_lower()],
     }
 }
 

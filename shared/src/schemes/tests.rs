@@ -417,6 +417,55 @@ fn leanbe_refuses_what_the_signature_does_not_pin_down() {
     }
 }
 
+/// A header a scheme reads, repeated with different values, is refused
+/// whichever comes first; identical copies are one value.
+#[test]
+fn repeated_signature_headers_with_different_values_are_refused() {
+    let body = br#"{"a":1}"#;
+    for config in [
+        r#"{"scheme":"leaflink","keys":["k1"]}"#,
+        r#"{"scheme":"github","keys":["k1"]}"#,
+        r#"{"scheme":"leaddone","client_id":"c-1","keys":["k1"]}"#,
+        r#"{"scheme":"standard-webhooks","keys":["whsec_dGVzdA=="]}"#,
+        r#"{"scheme":"stripe","keys":["k"]}"#,
+        r#"{"scheme":"hmac","keys":["k"],"timestamp_header":"X-Ts"}"#,
+        r#"{"scheme":"token","keys":["Bearer t"]}"#,
+    ] {
+        let s = cfg(config);
+        let good = s.sign(&input(body)).unwrap().headers;
+        assert!(s.verify(&good, body, at(T0)).is_ok(), "{config}");
+        for (i, (name, value)) in good.iter().enumerate() {
+            let bogus = (name.clone(), format!("{value}x"));
+            let mut valid_first = good.clone();
+            valid_first.push(bogus.clone());
+            let mut bogus_first = good.clone();
+            bogus_first.insert(i, bogus);
+            for h in [valid_first, bogus_first] {
+                assert_eq!(
+                    s.verify(&h, body, at(T0)),
+                    Err(VerifyError::RepeatedHeader(name.to_ascii_lowercase())),
+                    "{config}: {h:?}"
+                );
+            }
+            let mut same = good.clone();
+            same.push((name.to_ascii_uppercase(), value.clone()));
+            assert!(s.verify(&same, body, at(T0)).is_ok(), "{config}: identical copies");
+        }
+    }
+    // The same through an http::HeaderMap, as the receiver has it.
+    let s = cfg(r#"{"scheme":"leaflink","keys":["k1"]}"#);
+    let (name, value) = s.sign(&input(body)).unwrap().headers.remove(0);
+    let mut map = http::HeaderMap::new();
+    let name = http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+    map.append(&name, value.parse().unwrap());
+    assert!(s.verify(&map, body, at(T0)).is_ok());
+    map.append(&name, "bm90IGl0".parse().unwrap());
+    assert_eq!(
+        s.verify(&map, body, at(T0)),
+        Err(VerifyError::RepeatedHeader("ll-signature".into()))
+    );
+}
+
 #[test]
 fn leanbe_signing_builds_the_documented_body() {
     let s = cfg(r#"{"scheme":"leanbe","keys":["secret"]}"#);
