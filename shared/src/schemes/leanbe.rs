@@ -82,7 +82,9 @@ pub fn verify(keys: &KeyRing, body: &[u8], now: OffsetDateTime) -> Result<Verifi
         .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
         != Some(&b'{')
     {
-        return Err(VerifyError::InvalidJson("the body is not a JSON object".into()));
+        return Err(VerifyError::InvalidJson(
+            "the body is not a JSON object".into(),
+        ));
     }
     let payload = parsed.payload.ok_or(VerifyError::MissingField("payload"))?;
     let signature = parsed

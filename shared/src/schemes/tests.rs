@@ -368,7 +368,8 @@ fn leanbe_verifies_raw_bytes_then_a_js_reserialization() {
 fn leanbe_refuses_what_the_signature_does_not_pin_down() {
     let s = cfg(r#"{"scheme":"leanbe","keys":["secret"]}"#);
     let none: Vec<(String, String)> = vec![];
-    let sign = |canonical: &str| hex::encode(mac::KeyedMac::new(b"secret").tag(&[canonical.as_bytes()]));
+    let sign =
+        |canonical: &str| hex::encode(mac::KeyedMac::new(b"secret").tag(&[canonical.as_bytes()]));
     let body = |payload: &str, sig: &str, extra: &str| {
         format!(
             r#"{{"payload":{payload},"event":"order.paid","triggeredAt":"x","signature":"{sig}"{extra}}}"#
@@ -379,29 +380,55 @@ fn leanbe_refuses_what_the_signature_does_not_pin_down() {
     // ...993 re-serializes to it (a double holds ...992), so the raw text
     // another parser reads is not what was signed.
     let sig = sign(r#"{"id":9007199254740992}"#);
-    assert!(s.verify(&none, body(r#"{"id":9007199254740992}"#, &sig, "").as_bytes(), at(T0)).is_ok());
+    assert!(
+        s.verify(
+            &none,
+            body(r#"{"id":9007199254740992}"#, &sig, "").as_bytes(),
+            at(T0)
+        )
+        .is_ok()
+    );
     assert_eq!(
-        s.verify(&none, body(r#"{"id":9007199254740993}"#, &sig, "").as_bytes(), at(T0)),
-        Err(VerifyError::NotPinned(crate::js_stringify::Ambiguity::InexactNumber))
+        s.verify(
+            &none,
+            body(r#"{"id":9007199254740993}"#, &sig, "").as_bytes(),
+            at(T0)
+        ),
+        Err(VerifyError::NotPinned(
+            crate::js_stringify::Ambiguity::InexactNumber
+        ))
     );
     // `1.0` is the same value as the signed `1`: pinned.
     let sig = sign(r#"{"n":1}"#);
-    assert!(s.verify(&none, body(r#"{"n":1.0}"#, &sig, "").as_bytes(), at(T0)).is_ok());
+    assert!(
+        s.verify(&none, body(r#"{"n":1.0}"#, &sig, "").as_bytes(), at(T0))
+            .is_ok()
+    );
 
     // A duplicate member, at any depth: JavaScript signs the last value.
     let sig = sign(r#"{"order":{"status":"pending"}}"#);
     assert_eq!(
         s.verify(
             &none,
-            body(r#"{"order":{"status":"paid","status":"pending"}}"#, &sig, "").as_bytes(),
+            body(
+                r#"{"order":{"status":"paid","status":"pending"}}"#,
+                &sig,
+                ""
+            )
+            .as_bytes(),
             at(T0)
         ),
-        Err(VerifyError::NotPinned(crate::js_stringify::Ambiguity::DuplicateKey))
+        Err(VerifyError::NotPinned(
+            crate::js_stringify::Ambiguity::DuplicateKey
+        ))
     );
 
     // Members Leanbe does not send, a second payload, an array body.
     let sig = sign(r#"{"a":1}"#);
-    assert!(s.verify(&none, body(r#"{"a":1}"#, &sig, "").as_bytes(), at(T0)).is_ok());
+    assert!(
+        s.verify(&none, body(r#"{"a":1}"#, &sig, "").as_bytes(), at(T0))
+            .is_ok()
+    );
     for bad in [
         body(r#"{"a":1}"#, &sig, r#","amount":1000"#),
         body(r#"{"a":1}"#, &sig, r#","payload":{"a":2}"#),
@@ -411,7 +438,10 @@ fn leanbe_refuses_what_the_signature_does_not_pin_down() {
         body(r#"{"a":1}"#, &sig, "").replace(r#""order.paid""#, "42"),
     ] {
         assert!(
-            matches!(s.verify(&none, bad.as_bytes(), at(T0)), Err(VerifyError::InvalidJson(_))),
+            matches!(
+                s.verify(&none, bad.as_bytes(), at(T0)),
+                Err(VerifyError::InvalidJson(_))
+            ),
             "{bad}"
         );
     }
@@ -449,7 +479,10 @@ fn repeated_signature_headers_with_different_values_are_refused() {
             }
             let mut same = good.clone();
             same.push((name.to_ascii_uppercase(), value.clone()));
-            assert!(s.verify(&same, body, at(T0)).is_ok(), "{config}: identical copies");
+            assert!(
+                s.verify(&same, body, at(T0)).is_ok(),
+                "{config}: identical copies"
+            );
         }
     }
     // The same through an http::HeaderMap, as the receiver has it.
@@ -582,7 +615,9 @@ fn an_unsigned_timestamp_header_is_refused() {
     }
     // Signed timestamps, explicit or by the default template, stay valid.
     cfg(r#"{"scheme":"hmac","keys":["k"],"timestamp_header":"X-Ts"}"#);
-    cfg(r#"{"scheme":"hmac","keys":["k"],"timestamp_header":"X-Ts","template":"{timestamp}:{body}"}"#);
+    cfg(
+        r#"{"scheme":"hmac","keys":["k"],"timestamp_header":"X-Ts","template":"{timestamp}:{body}"}"#,
+    );
 }
 
 #[test]
