@@ -535,6 +535,7 @@ fn source_config(
         bulk: None,
         forward_headers: vec![],
         relay: false,
+        relay_unsigned_event_type: false,
     });
     cfg.signature = sig;
     // LeadDone verifies with `clients`: a --client-id/--key pair becomes one.

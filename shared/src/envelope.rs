@@ -10,6 +10,7 @@
 //!   "id": "msg_2Lp4...",               // the platform's delivery id, else a UUID
 //!   "source": "github",
 //!   "event_type": "push",              // null when none is configured or found
+//!   "event_type_signed": false,        // true only when the signature covers event_type
 //!   "received_at": "2026-11-22T10:00:00.123Z",
 //!   "headers": {"content-type": "application/json", "x-github-event": "push"},
 //!   "body": "{\"ref\":\"refs/heads/main\"}",   // the exact raw body
@@ -45,6 +46,14 @@ pub struct Envelope<'a> {
     pub source: Cow<'a, str>,
     #[serde(default)]
     pub event_type: Option<Cow<'a, str>>,
+    /// Whether the signature covers `event_type`: a JSON pointer into a
+    /// signed body does; GitHub's `X-GitHub-Event` and Shopify's
+    /// `X-Shopify-Topic` headers and Leanbe's `event` member do not (anyone
+    /// who captured one webhook can resend it under another type). False
+    /// when there is no event type, and when absent (envelopes written
+    /// before this member existed): trust the type only when this is true.
+    #[serde(default)]
+    pub event_type_signed: bool,
     #[serde(with = "rfc3339_millis")]
     pub received_at: OffsetDateTime,
     #[serde(default)]
@@ -113,6 +122,7 @@ mod tests {
             id: "evt_1".into(),
             source: "github".into(),
             event_type: Some("push".into()),
+            event_type_signed: false,
             received_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
             headers: BTreeMap::from([("content-type".into(), "application/json".into())]),
             body,
@@ -130,6 +140,7 @@ mod tests {
             text.contains(r#""received_at":"2023-11-14T22:13:20.000Z""#),
             "{text}"
         );
+        assert!(text.contains(r#""event_type_signed":false"#), "{text}");
         let back: OwnedEnvelope = serde_json::from_str(&text).unwrap();
         assert_eq!(back.body_encoding, BodyEncoding::Utf8);
         assert_eq!(&*back.body_bytes().unwrap(), raw);
@@ -165,6 +176,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(back.event_type, None);
+        assert!(!back.event_type_signed, "an older envelope claims nothing");
         assert!(back.headers.is_empty());
         assert_eq!(back.bulk_index, None);
     }

@@ -66,6 +66,12 @@ pub struct SourceConfig {
     /// Also put each verified event on the events queue for fan-out.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub relay: bool,
+    /// Relay events whose type the signature does not cover (GitHub's and
+    /// Shopify's headers, Leanbe's `event`). Off: such events are queued on
+    /// the inbound queue but not relayed, so a captured webhook cannot be
+    /// fanned out again under another type.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relay_unsigned_event_type: bool,
 }
 
 /// A source configuration, validated and compiled.
@@ -75,6 +81,8 @@ pub struct Source {
     pub scheme: Scheme,
     pub event_type: Option<Extract>,
     pub delivery_id: Option<Extract>,
+    /// Whether the signature covers the value `event_type` reads.
+    pub event_type_signed: bool,
     /// Lower-case header names copied into envelopes.
     pub forward_headers: Vec<String>,
 }
@@ -118,6 +126,11 @@ impl Source {
                 return Err("bulk.max_elements must be at least 1".into());
             }
         }
+        let event_type_signed = match &event_type {
+            Some(Extract::Header(h)) => scheme.signs_header(&h.to_ascii_lowercase()),
+            Some(Extract::JsonPointer(p)) => scheme.signs_json_pointer(p),
+            None => false,
+        };
         let credentials = scheme.credential_headers();
         let mut forward_headers: Vec<String> =
             ALWAYS_FORWARDED.iter().map(|h| h.to_string()).collect();
@@ -140,6 +153,7 @@ impl Source {
             scheme,
             event_type,
             delivery_id,
+            event_type_signed,
             forward_headers,
             config,
         })
@@ -233,6 +247,48 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn whether_the_signature_covers_the_event_type() {
+        let signed = |config: &str| Source::from_secret(config).unwrap().event_type_signed;
+        // Conventions: GitHub's and Shopify's headers and Leanbe's `event`
+        // are not signed; Stripe's and Standard Webhooks' `/type` are.
+        assert!(!signed(r#"{"signature":{"scheme":"github","keys":["k"]}}"#));
+        assert!(!signed(
+            r#"{"signature":{"scheme":"shopify","keys":["k"]}}"#
+        ));
+        assert!(!signed(r#"{"signature":{"scheme":"leanbe","keys":["k"]}}"#));
+        assert!(signed(r#"{"signature":{"scheme":"stripe","keys":["k"]}}"#));
+        assert!(signed(
+            r#"{"signature":{"scheme":"standard-webhooks","keys":["whsec_dGVzdA=="]}}"#
+        ));
+        // Configured: a pointer into a signed body is, a header is not, a
+        // pointer into Leanbe's signed payload is.
+        assert!(signed(
+            r#"{"signature":{"scheme":"github","keys":["k"]},"event_type":{"json_pointer":"/action"}}"#
+        ));
+        assert!(!signed(
+            r#"{"signature":{"scheme":"leaflink","keys":["k"]},"event_type":{"header":"X-Event"}}"#
+        ));
+        assert!(signed(
+            r#"{"signature":{"scheme":"leanbe","keys":["k"]},"event_type":{"json_pointer":"/payload/type"}}"#
+        ));
+        assert!(!signed(
+            r#"{"signature":{"scheme":"leanbe","keys":["k"]},"event_type":{"json_pointer":"/payloads"}}"#
+        ));
+        // Nothing is signed with a static credential.
+        assert!(!signed(
+            r#"{"signature":{"scheme":"token","keys":["t"]},"event_type":{"json_pointer":"/type"}}"#
+        ));
+        // hmac signs its id header when the template says so.
+        assert!(signed(
+            r#"{"signature":{"scheme":"hmac","keys":["k"],"id_header":"X-Event","template":"{id}.{body}"},"event_type":{"header":"X-Event"}}"#
+        ));
+        // No event type: nothing to cover.
+        assert!(!signed(
+            r#"{"signature":{"scheme":"leaflink","keys":["k"]}}"#
+        ));
     }
 
     #[test]

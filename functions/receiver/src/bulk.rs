@@ -62,6 +62,7 @@ pub(crate) fn split<'a>(
             };
             Ok(Event {
                 id,
+                event_type_signed: event_type.is_some() && source.event_type_signed,
                 event_type,
                 raw: el.get().as_bytes(),
                 bulk_index: Some(i),

@@ -11,6 +11,8 @@ use lambda_http::http::HeaderMap;
 pub(crate) struct Event<'a> {
     pub id: String,
     pub event_type: Option<String>,
+    /// Whether the signature covers `event_type` (false without one).
+    pub event_type_signed: bool,
     pub raw: &'a [u8],
     pub bulk_index: Option<usize>,
 }

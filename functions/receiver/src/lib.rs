@@ -152,6 +152,7 @@ impl Receiver {
                 let id = delivery_id.unwrap_or_else(new_id);
                 vec![Event {
                     id,
+                    event_type_signed: event_type.is_some() && source.event_type_signed,
                     event_type,
                     raw: body,
                     bulk_index: None,
@@ -166,7 +167,7 @@ impl Receiver {
         // Built before anything is queued: a relaying source without an
         // events queue is refused before the inbound queue sees anything.
         let relays = match source.config.relay {
-            true => Some(self.relay_messages(name, &events)?),
+            true => Some(self.relay_messages(name, &source, &events)?),
             false => None,
         };
 
@@ -235,6 +236,7 @@ impl Receiver {
             id: event.id.as_str().into(),
             source: source.into(),
             event_type: event.event_type.as_deref().map(Into::into),
+            event_type_signed: event.event_type_signed,
             received_at,
             headers: headers.clone(),
             body,
@@ -275,12 +277,17 @@ impl Receiver {
     }
 
     /// Relay mode: the events-queue message of each event, `None` for one
-    /// that cannot be relayed (a body that is not JSON: logged, the
-    /// envelope is still queued). A relaying source without an events queue
-    /// is a deployment error, answered as such rather than dropping fan-out.
+    /// that is not relayed (logged; its envelope is still queued, so nothing
+    /// verified is lost): a body that is not JSON, or an event type the
+    /// signature does not cover on a source that does not say
+    /// `relay_unsigned_event_type` (the router would fan a captured webhook
+    /// out again under whatever type the replayer wrote). A relaying source
+    /// without an events queue is a deployment error, answered as such
+    /// rather than dropping fan-out.
     fn relay_messages(
         &self,
         name: &str,
+        source: &Source,
         events: &[Event<'_>],
     ) -> Result<Vec<Option<OutgoingMessage>>, Reject> {
         if self.events.is_none() {
@@ -290,12 +297,26 @@ impl Receiver {
         }
         Ok(events
             .iter()
-            .map(|event| match bulk::relay_message(name, event) {
-                Ok(m) => Some(m),
-                Err(reason) => {
-                    tracing::warn!(source = name, id = event.id, reason, "event not relayed");
-                    None
-                }
+            .map(|event| {
+                let message = if event.event_type.is_some()
+                    && !event.event_type_signed
+                    && !source.config.relay_unsigned_event_type
+                {
+                    Err("the event type is not covered by the signature \
+                         (relay_unsigned_event_type is not set)")
+                } else {
+                    bulk::relay_message(name, event)
+                };
+                message
+                    .inspect_err(|reason| {
+                        tracing::warn!(
+                            source = name,
+                            id = event.id,
+                            reason,
+                            "event queued but not relayed"
+                        )
+                    })
+                    .ok()
             })
             .collect())
     }

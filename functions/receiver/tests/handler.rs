@@ -511,7 +511,8 @@ async fn relaying(f: &Fixture, events_url: &str, events_down: bool) -> Receiver 
     )
 }
 
-const GITHUB_RELAY: &str = r#"{"signature":{"scheme":"github","keys":["gh-secret"]},"relay":true}"#;
+/// GitHub does not sign `X-GitHub-Event`: relaying on it must be asked for.
+const GITHUB_RELAY: &str = r#"{"signature":{"scheme":"github","keys":["gh-secret"]},"relay":true,"relay_unsigned_event_type":true}"#;
 
 fn github_headers(f: &Fixture, body: &[u8], delivery: &str) -> Vec<(String, String)> {
     let mut headers = f.sign(r#"{"scheme":"github","keys":["gh-secret"]}"#, "x", body);
@@ -627,3 +628,125 @@ async fn bulk_relays_only_what_the_inbound_queue_accepted() {
     }
     assert_eq!(results[10]["message"], "rejected by the queue");
 }
+
+// ---------------------------------------------------------------------------
+// Issue 12: what the signature covers.
+// ---------------------------------------------------------------------------
+
+fn leanbe_body(payload: &str, signed: &str, extra: &str) -> String {
+    let cfg: SignatureConfig =
+        serde_json::from_str(r#"{"scheme":"leanbe","keys":["lb-secret"]}"#).unwrap();
+    // The genuine signature of `signed`, as Leanbe would send it.
+    let genuine = Scheme::compile(&cfg)
+        .unwrap()
+        .sign(&SignInput {
+            id: "x",
+            at: OffsetDateTime::now_utc(),
+            body: signed.as_bytes(),
+            event_type: Some("order.paid"),
+        })
+        .unwrap()
+        .body
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&genuine).unwrap();
+    format!(
+        r#"{{"payload":{payload},"event":"order.paid","triggeredAt":"2026-01-01T00:00:00.000Z","signature":"{}"{extra}}}"#,
+        v["signature"].as_str().unwrap()
+    )
+}
+
+#[tokio::test]
+async fn the_envelope_says_whether_the_signature_covers_the_event_type() {
+    let f = fixture().await;
+    f.add_source("github", GITHUB).await;
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let headers = github_headers(&f, body, "d-1");
+    assert_eq!(f.post("github", &headers, body).await.0, 202);
+    let sw = r#"{"scheme":"standard-webhooks","keys":["whsec_dGVzdC1zZWNyZXQ="]}"#;
+    f.add_source("sw", &format!(r#"{{"signature":{sw}}}"#))
+        .await;
+    let body = br#"{"type":"invoice.paid"}"#;
+    assert_eq!(f.post("sw", &f.sign(sw, "msg_1", body), body).await.0, 202);
+
+    let mut queued = f.queued().await;
+    queued.sort_by_key(|(e, _)| e.source.to_string());
+    let raw: Vec<serde_json::Value> = queued
+        .iter()
+        .map(|(_, m)| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        (raw[0]["source"].as_str(), raw[0]["event_type"].as_str()),
+        (Some("github"), Some("push"))
+    );
+    assert_eq!(
+        raw[0]["event_type_signed"], false,
+        "X-GitHub-Event is not signed"
+    );
+    assert_eq!(
+        (raw[1]["source"].as_str(), raw[1]["event_type"].as_str()),
+        (Some("sw"), Some("invoice.paid"))
+    );
+    assert_eq!(
+        raw[1]["event_type_signed"], true,
+        "/type is inside the signed body"
+    );
+    assert_eq!(raw[1]["version"], 1, "same version: a member was added");
+}
+
+#[tokio::test]
+async fn relay_refuses_an_uncovered_event_type_unless_the_source_says_so() {
+    let f = fixture().await;
+    let events = moto::create_queue(&f.sqs, "events", false, &[]).await;
+    let up = relaying(&f, &events, false).await;
+    let body = br#"{"ref":"refs/heads/main"}"#;
+
+    // Relaying GitHub without the opt-in: the webhook is queued on the
+    // inbound queue (nothing verified is lost) and answered 202, but the
+    // header's event type is not fanned out.
+    f.add_source(
+        "github",
+        r#"{"signature":{"scheme":"github","keys":["gh-secret"]},"relay":true}"#,
+    )
+    .await;
+    let headers = github_headers(&f, body, "d-1");
+    let req = apigw::request("/webhooks/github", &headers, body, false);
+    assert_eq!(response(up.handle(req).await).0, 202);
+    assert!(moto::drain(&f.sqs, &events).await.is_empty(), "not relayed");
+    let queued = f.queued().await;
+    assert_eq!(queued.len(), 1, "queued on the inbound queue");
+    assert!(!queued[0].0.event_type_signed);
+
+    // Leanbe's `event` member is not signed either.
+    f.add_source(
+        "leanbe",
+        r#"{"signature":{"scheme":"leanbe","keys":["lb-secret"]},"relay":true}"#,
+    )
+    .await;
+    let lb = leanbe_body(r#"{"a":1}"#, r#"{"a":1}"#, "");
+    let req = apigw::request("/webhooks/leanbe", &[], lb.as_bytes(), false);
+    assert_eq!(response(up.handle(req).await).0, 202);
+    assert!(moto::drain(&f.sqs, &events).await.is_empty(), "not relayed");
+    assert_eq!(f.queued().await.len(), 1);
+
+    // With the explicit opt-in, relayed.
+    f.add_source("github2", GITHUB_RELAY).await;
+    let req = apigw::request("/webhooks/github2", &headers, body, false);
+    assert_eq!(response(up.handle(req).await).0, 202);
+    let relayed = moto::drain(&f.sqs, &events).await;
+    assert_eq!(relayed.len(), 1);
+    let event: serde_json::Value = serde_json::from_str(relayed[0].body().unwrap()).unwrap();
+    assert_eq!(event["type"], "push");
+
+    // A type the signature covers needs no opt-in.
+    let sw = r#"{"scheme":"standard-webhooks","keys":["whsec_dGVzdC1zZWNyZXQ="]}"#;
+    f.add_source("sw", &format!(r#"{{"signature":{sw},"relay":true}}"#))
+        .await;
+    let body = br#"{"type":"invoice.paid"}"#;
+    let req = apigw::request("/webhooks/sw", &f.sign(sw, "msg_9", body), body, false);
+    assert_eq!(response(up.handle(req).await).0, 202);
+    let relayed = moto::drain(&f.sqs, &events).await;
+    assert_eq!(relayed.len(), 1);
+    let event: serde_json::Value = serde_json::from_str(relayed[0].body().unwrap()).unwrap();
+    assert_eq!(event["type"], "invoice.paid");
+}
+

@@ -178,6 +178,25 @@ impl HeaderHmac {
         names
     }
 
+    /// Lower-case names of the headers whose values the template signs.
+    pub fn signed_headers(&self) -> Vec<&str> {
+        let Some(template) = &self.template else {
+            return vec![];
+        };
+        let mut names = Vec::new();
+        if let Some((_, lower)) = &self.id_header
+            && template.uses(&Piece::Id)
+        {
+            names.push(lower.as_str());
+        }
+        if let Some((_, lower)) = &self.timestamp_header
+            && template.uses(&Piece::Timestamp)
+        {
+            names.push(lower.as_str());
+        }
+        names
+    }
+
     /// The header that carries the signed id, if the template has one.
     pub fn id_header_lower(&self) -> Option<&str> {
         self.id_header.as_ref().map(|(_, lower)| lower.as_str())

@@ -713,6 +713,32 @@ impl Scheme {
         }
     }
 
+    /// True when the value at this JSON pointer into the body is covered by
+    /// the signature: the whole body is signed, or (Leanbe) the pointer is
+    /// inside the signed `payload` member.
+    pub fn signs_json_pointer(&self, pointer: &str) -> bool {
+        match &self.kind {
+            // `{body}` is required in every header HMAC template.
+            Kind::Header { .. }
+            | Kind::LeadDone(_)
+            | Kind::StandardWebhooks { .. }
+            | Kind::Stripe { .. } => true,
+            Kind::Leanbe(_) => pointer == "/payload" || pointer.starts_with("/payload/"),
+            Kind::Static(_) => false,
+        }
+    }
+
+    /// True when the value of this header (lower case) is covered by the
+    /// signature: only `hmac`'s `id_header`/`timestamp_header` when its
+    /// template signs them. Platforms that name the event in a header
+    /// (GitHub, Shopify) do not sign it.
+    pub fn signs_header(&self, lower: &str) -> bool {
+        match &self.kind {
+            Kind::Header { format, .. } => format.signed_headers().contains(&lower),
+            _ => false,
+        }
+    }
+
     /// The header in which [`Scheme::sign`] writes the signed id (the job
     /// id when the sender signs), if it writes one.
     pub fn id_header(&self) -> Option<&str> {
