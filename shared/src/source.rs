@@ -169,6 +169,34 @@ impl FromSecret for Source {
     }
 }
 
+/// The envelope id of a bulk element that names itself (`bulk.id_pointer`):
+/// its own id and a digest of its content. A platform sending the element
+/// again (a retry of the elements a 207 reported as failed) gets the same
+/// id, so FIFO queues and the router drop the copy; a new event about the
+/// same object (LeadDone posts an order again when its status changes) gets
+/// another, so it is not dropped as a duplicate. The content is digested in
+/// its `JSON.stringify` form, so a re-formatted retry keeps its id. An id
+/// that is not short and plain (it ends up in SQS deduplication ids and in
+/// the `webhook-id` header of deliveries) is digested too.
+pub fn bulk_element_id(own_id: &str, element: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let short = |bytes: &[u8]| hex::encode(&Sha256::digest(bytes)[..8]);
+    let content = match crate::js_stringify::js_stringify(element) {
+        Ok(canonical) => short(canonical.as_bytes()),
+        Err(_) => short(element),
+    };
+    let plain = !own_id.is_empty()
+        && own_id.len() <= 64
+        && own_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if plain {
+        format!("{own_id}.{content}")
+    } else {
+        format!("h{}.{content}", short(own_id.as_bytes()))
+    }
+}
+
 /// Source names are path segments and secret-name suffixes: keep them boring.
 pub fn valid_source_name(name: &str) -> bool {
     !name.is_empty()
@@ -289,6 +317,27 @@ mod tests {
         assert!(!signed(
             r#"{"signature":{"scheme":"leaflink","keys":["k"]}}"#
         ));
+    }
+
+    #[test]
+    fn bulk_element_ids_follow_the_element() {
+        let a = bulk_element_id("ORD-1", br#"{"id":"ORD-1","status":"new"}"#);
+        assert!(a.starts_with("ORD-1."), "{a}");
+        assert_eq!(
+            a,
+            bulk_element_id("ORD-1", b"{ \"id\" : \"ORD-1\",\n \"status\" : \"new\" }"),
+            "a re-formatted retry keeps its id"
+        );
+        assert_ne!(
+            a,
+            bulk_element_id("ORD-1", br#"{"id":"ORD-1","status":"approved"}"#),
+            "the next status of the same order is another event"
+        );
+        for odd in ["", "a b", "x\u{1}y", "é", &"x".repeat(65)] {
+            let id = bulk_element_id(odd, br#"{}"#);
+            assert!(id.starts_with('h') && id.len() == 34, "{odd:?}: {id}");
+            assert_ne!(id, bulk_element_id("other", br#"{}"#));
+        }
     }
 
     #[test]

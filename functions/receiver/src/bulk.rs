@@ -9,7 +9,7 @@ use hookrelay_shared::attributes::{EVENT_TYPE, SOURCE};
 use hookrelay_shared::event::Event as RelayEvent;
 use hookrelay_shared::json_pointer;
 use hookrelay_shared::queue::{OutgoingMessage, Queue, QueueError, send_all};
-use hookrelay_shared::source::{BulkConfig, Extract, Source};
+use hookrelay_shared::source::{BulkConfig, Extract, Source, bulk_element_id};
 use lambda_http::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -54,11 +54,18 @@ pub(crate) fn split<'a>(
                 }
                 _ => header_type.clone(),
             };
-            let id = match delivery_id {
+            let own_id = json_pointer::lookup_scalar(el.get(), &bulk.id_pointer)
+                .ok()
+                .flatten();
+            let id = match (own_id, delivery_id) {
+                // The element's own id: a platform re-sending the elements a
+                // 207 reported as failed, in a new request, gets the same
+                // ids, so they are not delivered twice under two ids.
+                (Some(own), _) => bulk_element_id(&own, el.get().as_bytes()),
                 // Stable ids when the platform names its delivery, so FIFO
                 // queues drop a retried bulk request's duplicates.
-                Some(d) => format!("{d}.{i}"),
-                None => new_id(),
+                (None, Some(d)) => format!("{d}.{i}"),
+                (None, None) => new_id(),
             };
             Ok(Event {
                 id,

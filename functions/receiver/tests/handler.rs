@@ -750,3 +750,79 @@ async fn relay_refuses_an_uncovered_event_type_unless_the_source_says_so() {
     assert_eq!(event["type"], "invoice.paid");
 }
 
+// ---------------------------------------------------------------------------
+// Issue 18: bulk ids and 503s.
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_retried_bulk_element_keeps_its_id_end_to_end() {
+    let f = fixture().await;
+    let events = moto::create_queue(&f.sqs, "events", false, &[]).await;
+    let up = relaying(&f, &events, false).await;
+    f.add_source(
+        "leaddone",
+        r#"{"signature":{"scheme":"leaddone","clients":{"shop-1":["ld-secret"]}},"bulk":{},"relay":true,"event_type":{"json_pointer":"/status"}}"#,
+    )
+    .await;
+    let signing = r#"{"scheme":"leaddone","client_id":"shop-1","keys":["ld-secret"]}"#;
+    let post = |elements: Vec<&str>| {
+        let body = format!("[{}]", elements.join(","));
+        let headers = f.sign(signing, "x", body.as_bytes());
+        let req = apigw::request("/webhooks/leaddone", &headers, body.as_bytes(), false);
+        let up = &up;
+        async move { response(up.handle(req).await) }
+    };
+    let ids = |answer: &serde_json::Value| -> Vec<String> {
+        answer
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["internal_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let relayed_ids = |msgs: Vec<aws_sdk_sqs::types::Message>| -> Vec<String> {
+        msgs.iter()
+            .map(|m| {
+                let e: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+                e["id"].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+
+    let a = r#"{"id":"ORD-1","status":"new"}"#;
+    let b = r#"{"id":"ORD-2","status":"new"}"#;
+    let (status, first) = post(vec![a, b]).await;
+    assert_eq!(status, 202, "{first}");
+    let first_relayed = relayed_ids(moto::drain(&f.sqs, &events).await);
+
+    // The platform sends ORD-2 again, alone, in a new request (no delivery
+    // id): same envelope id, same event id for the router.
+    let (status, retry) = post(vec![b]).await;
+    assert_eq!(status, 202, "{retry}");
+    assert_eq!(ids(&retry)[0], ids(&first)[1]);
+    let retry_relayed = relayed_ids(moto::drain(&f.sqs, &events).await);
+    assert!(
+        first_relayed.contains(&retry_relayed[0]),
+        "{first_relayed:?} {retry_relayed:?}"
+    );
+    let mut envelope_ids: Vec<String> = f
+        .queued()
+        .await
+        .iter()
+        .map(|(e, _)| e.id.to_string())
+        .collect();
+    envelope_ids.sort();
+    assert_eq!(
+        envelope_ids
+            .iter()
+            .filter(|id| **id == ids(&first)[1])
+            .count(),
+        2
+    );
+
+    // The same order with its next status is another event.
+    let (_, next) = post(vec![r#"{"id":"ORD-2","status":"approved"}"#]).await;
+    assert_ne!(ids(&next)[0], ids(&first)[1]);
+    assert!(ids(&next)[0].starts_with("ORD-2."));
+}
+
