@@ -91,8 +91,7 @@ impl Reject {
             _ => json_response(status, &serde_json::json!({ "error": error })),
         };
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            with_retry_after(&mut resp);
         }
         if status == StatusCode::METHOD_NOT_ALLOWED {
             resp.headers_mut()
@@ -100,6 +99,12 @@ impl Reject {
         }
         resp
     }
+}
+
+/// Every 503 the receiver writes tells the platform when to retry.
+pub fn with_retry_after(resp: &mut Response<Body>) {
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
 }
 
 pub fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response<Body> {

@@ -3,7 +3,7 @@
 //! 1 MiB per call);
 //! the answer has one result per element in LeadDone's own shape.
 
-use crate::answer::{Answer, Reject, json_response};
+use crate::answer::{Answer, Reject, json_response, with_retry_after};
 use crate::event::{Event, extract, new_id};
 use hookrelay_shared::attributes::{EVENT_TYPE, SOURCE};
 use hookrelay_shared::event::Event as RelayEvent;
@@ -186,9 +186,13 @@ pub(crate) fn answer(events: &[Event<'_>], outcomes: &[Outcome], bulk: &BulkConf
             "bulk elements not queued"
         );
     }
+    let mut response = json_response(status, &results);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        with_retry_after(&mut response);
+    }
     Answer {
         status,
-        response: json_response(status, &results),
+        response,
         first_id: events.first().map(|e| e.id.clone()),
         event_type: events.first().and_then(|e| e.event_type.clone()),
         events: ok,

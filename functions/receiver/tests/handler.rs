@@ -826,3 +826,51 @@ async fn a_retried_bulk_element_keeps_its_id_end_to_end() {
     assert!(ids(&next)[0].starts_with("ORD-2."));
 }
 
+#[tokio::test]
+async fn a_bulk_503_carries_retry_after() {
+    let sm = moto::secretsmanager().await;
+    let prefix = unique("hr");
+    let signing = r#"{"scheme":"leaddone","client_id":"shop-1","keys":["ld-secret"]}"#;
+    moto::put_secret(
+        &sm,
+        &format!("{prefix}/sources/leaddone"),
+        &format!(r#"{{"signature":{signing},"bulk":{{}}}}"#),
+    )
+    .await;
+    // The inbound queue does not answer: no element is queued.
+    let down = aws_sdk_sqs::Client::new(&moto::sdk_config_down().await);
+    let receiver = Receiver::new(
+        Ports {
+            secrets: Arc::new(SecretsManager::new(sm)),
+            inbound: Arc::new(SqsQueue::new(
+                down,
+                "http://127.0.0.1:1/000000000000/inbound",
+            )),
+            events: None,
+            clock: Arc::new(hookrelay_shared::clock::SystemClock),
+        },
+        Settings::new(prefix),
+    );
+    let body = br#"[{"id":"ORD-1"},{"id":"ORD-2"}]"#;
+    let cfg: SignatureConfig = serde_json::from_str(signing).unwrap();
+    let headers = Scheme::compile(&cfg)
+        .unwrap()
+        .sign(&SignInput {
+            id: "x",
+            at: OffsetDateTime::now_utc(),
+            body,
+            event_type: None,
+        })
+        .unwrap()
+        .headers;
+    let resp = receiver
+        .handle(apigw::request("/webhooks/leaddone", &headers, body, false))
+        .await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap()),
+        Some("5")
+    );
+}
