@@ -633,6 +633,63 @@ async fn bulk_relays_only_what_the_inbound_queue_accepted() {
 // Issue 12: what the signature covers.
 // ---------------------------------------------------------------------------
 
+/// A request whose headers may repeat: API Gateway's payload 2.0 joins
+/// repeated headers with commas; `lambda_http` also accepts a list, which
+/// gives the function several values of one header (what a transport that
+/// does not join them hands over).
+fn request_with_values(
+    path: &str,
+    headers: &[(&str, Vec<String>)],
+    body: &[u8],
+) -> lambda_http::Request {
+    let mut event: serde_json::Value =
+        serde_json::from_str(&apigw::post_event(path, &[], body, false)).unwrap();
+    for (name, values) in headers {
+        event["headers"][name.to_ascii_lowercase()] = serde_json::json!(values);
+    }
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+#[tokio::test]
+async fn a_repeated_signature_header_with_different_values_is_refused_in_either_order() {
+    let f = fixture().await;
+    let cfg = r#"{"scheme":"leaflink","keys":["ll-secret"]}"#;
+    f.add_source("leaflink", &format!(r#"{{"signature":{cfg}}}"#))
+        .await;
+    let body = br#"{"order":1}"#;
+    let valid = f.sign(cfg, "x", body)[0].1.clone();
+    let bogus = f.sign(r#"{"scheme":"leaflink","keys":["other"]}"#, "x", body)[0]
+        .1
+        .clone();
+
+    for values in [
+        vec![valid.clone(), bogus.clone()],
+        vec![bogus.clone(), valid.clone()],
+        // What API Gateway hands the function for the same request.
+        vec![format!("{valid},{bogus}")],
+        vec![format!("{bogus},{valid}")],
+    ] {
+        let req = request_with_values(
+            "/webhooks/leaflink",
+            &[("LL-Signature", values.clone())],
+            body,
+        );
+        let (status, answer) = response(f.receiver.handle(req).await);
+        assert_eq!(status, 401, "{values:?}: {answer}");
+    }
+    assert!(f.queued().await.is_empty(), "nothing queued");
+
+    // Identical copies are one value.
+    let req = request_with_values(
+        "/webhooks/leaflink",
+        &[("LL-Signature", vec![valid.clone(), valid])],
+        body,
+    );
+    assert_eq!(response(f.receiver.handle(req).await).0, 202);
+}
+
+const LEANBE: &str = r#"{"signature":{"scheme":"leanbe","keys":["lb-secret"]}}"#;
+
 fn leanbe_body(payload: &str, signed: &str, extra: &str) -> String {
     let cfg: SignatureConfig =
         serde_json::from_str(r#"{"scheme":"leanbe","keys":["lb-secret"]}"#).unwrap();
@@ -653,6 +710,64 @@ fn leanbe_body(payload: &str, signed: &str, extra: &str) -> String {
         r#"{{"payload":{payload},"event":"order.paid","triggeredAt":"2026-01-01T00:00:00.000Z","signature":"{}"{extra}}}"#,
         v["signature"].as_str().unwrap()
     )
+}
+
+#[tokio::test]
+async fn leanbe_bodies_are_queued_only_when_the_signature_pins_them_down() {
+    let f = fixture().await;
+    f.add_source("leanbe", LEANBE).await;
+    let f = &f;
+    let post = |body: String| async move { f.post("leanbe", &[], body.as_bytes()).await };
+
+    // Genuine signatures, payloads that say something else.
+    let signed = r#"{"id":9007199254740992,"status":"pending"}"#;
+    assert_eq!(
+        post(leanbe_body(
+            r#"{"id":9007199254740993,"status":"pending"}"#,
+            signed,
+            ""
+        ))
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        post(leanbe_body(
+            r#"{"id":9007199254740992,"status":"paid","status":"pending"}"#,
+            signed,
+            ""
+        ))
+        .await
+        .0,
+        401
+    );
+    for malformed in [
+        leanbe_body(signed, signed, r#","amount":1"#),
+        leanbe_body(signed, signed, &format!(r#","payload":{signed}"#)),
+    ] {
+        assert_eq!(post(malformed).await.0, 400);
+    }
+    let sig = serde_json::from_str::<serde_json::Value>(&leanbe_body(signed, signed, "")).unwrap()
+        ["signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        post(format!(r#"[{signed},"{sig}"]"#)).await.0,
+        400,
+        "array body"
+    );
+    assert!(f.queued().await.is_empty(), "nothing queued");
+
+    // Pretty-printed, the same values: queued byte for byte.
+    let pretty = leanbe_body(
+        "{\n  \"id\": 9007199254740992,\n  \"status\": \"pending\"\n}",
+        signed,
+        "",
+    );
+    assert_eq!(post(pretty.clone()).await.0, 202);
+    let queued = f.queued().await;
+    assert_eq!(&*queued[0].0.body_bytes().unwrap(), pretty.as_bytes());
 }
 
 #[tokio::test]
