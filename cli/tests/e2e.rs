@@ -52,6 +52,8 @@ fn start() -> Pipeline {
             "0",
             "--endpoint-port",
             "0",
+            "--api-port",
+            "0",
             "--no-reload",
         ])
         .args(["--exit-on-stdin-close", "--quiet", "--state-dir"])
@@ -277,6 +279,102 @@ async fn the_local_pipeline_end_to_end() {
         }
     }
 
+    // 1b. The receiver is reached through the local stand-in for API
+    //     Gateway, which builds the event the deployed HTTP API builds.
+    //     A correctly signed LeafLink body that is not UTF-8: under a text
+    //     content type API Gateway passes it as text with U+FFFD in place of
+    //     the bytes that are not UTF-8, so the signature no longer matches
+    //     (401, nothing queued); under a binary type it is base64-encoded
+    //     and queued byte for byte.
+    let url = format!("{}/webhooks/leaflink", p.var("RECEIVER_URL"));
+    let leaflink = hookrelay_shared::schemes::Scheme::compile(
+        &serde_json::from_value(
+            serde_json::json!({"scheme": "leaflink", "keys": [example_key("leaflink")]}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let sign = |body: &[u8]| {
+        leaflink
+            .sign(&hookrelay_shared::schemes::SignInput {
+                id: "x",
+                at: time::OffsetDateTime::now_utc(),
+                body,
+                event_type: None,
+            })
+            .unwrap()
+            .headers
+            .remove(0)
+    };
+    let latin1 = b"{\"note\":\"caf\xe9\"}".to_vec();
+    let (name, signature) = sign(&latin1);
+    for content_type in ["application/json", "text/plain; charset=utf-8"] {
+        let resp = http
+            .post(&url)
+            .header("content-type", content_type)
+            .header(&name, &signature)
+            .body(latin1.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let answer = resp.text().await.unwrap();
+        assert_eq!(status, 401, "{content_type}: {answer}");
+        assert_eq!(
+            answer, r#"{"error":"invalid signature"}"#,
+            "the receiver's answer"
+        );
+    }
+    assert_eq!(
+        queue_count(&sqs, &inbound).await,
+        0,
+        "nothing queued on 401"
+    );
+    let resp = http
+        .post(&url)
+        .header("content-type", "application/octet-stream")
+        .header(&name, &signature)
+        .body(latin1.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let queued = take_all(&sqs, &inbound).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0]["body_encoding"], "base64");
+    assert_eq!(
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            queued[0]["body"].as_str().unwrap()
+        )
+        .unwrap(),
+        latin1,
+        "exact bytes"
+    );
+
+    //     A repeated signature header is refused in either order, as the
+    //     deployed stack (which joins the values with commas) refuses it.
+    let body = br#"{"order":"repeated"}"#.to_vec();
+    let (name, valid) = sign(&body);
+    let (_, bogus) = sign(b"something else");
+    for (first, second) in [(&valid, &bogus), (&bogus, &valid)] {
+        let resp = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header(&name, first)
+            .header(&name, second)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401);
+    }
+    assert_eq!(
+        queue_count(&sqs, &inbound).await,
+        0,
+        "nothing queued on 401"
+    );
+
     // 2. A job to an endpoint that fails twice: delivered on the third
     //    attempt with a valid signature, and the poller deleted it.
     let sm = p.sm().await;
@@ -394,7 +492,16 @@ async fn the_local_pipeline_end_to_end() {
         .expect("relayed to demo");
     assert_eq!(relayed["verified"], true);
     assert_eq!(relayed["scheme"], "standard-webhooks");
-    take_all(&sqs, &inbound).await;
+    let queued = take_all(&sqs, &inbound).await;
+    let github = queued
+        .iter()
+        .find(|e| e["source"] == "github")
+        .expect("the webhook's envelope");
+    assert_eq!(github["event_type"], "ping");
+    assert_eq!(
+        github["event_type_signed"], false,
+        "GitHub does not sign X-GitHub-Event (the example source relays it explicitly)"
+    );
 
     // 5. Subscriptions and lifecycle through the CLI: an endpoint with a
     //    filter; disabled, its deliveries are parked; enabled, they are

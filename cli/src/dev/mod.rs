@@ -5,6 +5,7 @@
 //! Lambda's SQS event source mapping does; a demo endpoint verifies and
 //! prints what it receives. Everything it starts stops on Ctrl-C.
 
+mod api_gateway;
 mod demo_endpoint;
 mod processes;
 mod provision;
@@ -32,6 +33,9 @@ pub struct UpArgs {
     /// `cargo lambda watch` port: function URLs and the Invoke API (0: any free port).
     #[arg(long, default_value_t = 9000)]
     pub lambda_port: u16,
+    /// Local API Gateway port: `POST /webhooks/<source>` as deployed (0: any free port).
+    #[arg(long, default_value_t = 9001)]
+    pub api_port: u16,
     /// Demo endpoint port (0: any free port).
     #[arg(long, default_value_t = 9100)]
     pub endpoint_port: u16,
@@ -83,6 +87,7 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
     let moto_port = port_or_free(args.moto_port)?;
     let lambda_port = port_or_free(args.lambda_port)?;
     let endpoint_port = port_or_free(args.endpoint_port)?;
+    let api_port = port_or_free(args.api_port)?;
 
     // 1. moto server: SQS, Secrets Manager (and DynamoDB, SNS) on loopback.
     let mut moto_cmd = Command::new(tool(&root, "moto_server"));
@@ -186,8 +191,17 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
     let mut watch = Managed::spawn("cargo lambda watch", watch_cmd, &logs.join("functions.log"))?;
     wait_for_port(lambda_port, Duration::from_secs(120), &mut watch)?;
     let runtime_api = format!("http://127.0.0.1:{lambda_port}");
-    let receiver_url = format!("{runtime_api}/lambda-url/receiver");
-    warm_up(&runtime_api, &receiver_url).await?;
+    // The receiver behind a stand-in for API Gateway, so it gets the event
+    // the deployed stack gives it (api_gateway.rs says how that differs
+    // from cargo lambda's function URLs).
+    let api_listener = tokio::net::TcpListener::bind(("127.0.0.1", api_port))
+        .await
+        .map_err(|e| format!("API Gateway port {api_port}: {e}"))?;
+    let api_task =
+        tokio::spawn(api_gateway::ApiGateway::new(&runtime_api, "receiver")?.serve(api_listener));
+    warm_up(&runtime_api, &format!("{runtime_api}/lambda-url/receiver")).await?;
+    let receiver_url = format!("http://127.0.0.1:{api_port}");
+    api_gateway::check(&receiver_url).await?;
 
     // 5. The event source mapping stand-in.
     let sender: Arc<dyn Invoke> = Arc::new(HttpInvoker::new(&runtime_api, "sender"));
@@ -232,6 +246,7 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
         task.abort();
     }
     demo_task.abort();
+    api_task.abort();
     watch.stop();
     moto.stop();
     let _ = std::fs::remove_file(&local_env);

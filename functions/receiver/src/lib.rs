@@ -136,7 +136,22 @@ impl Receiver {
         let received_at = self.clock.now();
         let (source, verified) = self
             .verify(&secret, source, req.headers(), body, received_at)
-            .await?;
+            .await
+            .inspect_err(|reject| {
+                if matches!(reject, Reject::Unauthorized(_))
+                    && body.windows(3).any(|w| w == "\u{fffd}".as_bytes())
+                {
+                    // API Gateway passes a text-typed body as UTF-8 text,
+                    // replacing what is not UTF-8 with U+FFFD: the bytes
+                    // that were signed never reach the function.
+                    tracing::warn!(
+                        source = name,
+                        "the body holds U+FFFD: if the platform sent bytes that are not UTF-8 \
+                         under a text content type, API Gateway replaced them; such bodies \
+                         must be sent as application/octet-stream"
+                    );
+                }
+            })?;
 
         let delivery_id = match &source.delivery_id {
             Some(e) => extract(e, req.headers(), body)?,
