@@ -3,11 +3,13 @@
 //! - [`moto`]: a real AWS-compatible server (moto) on loopback, and SDK
 //!   clients pointed at it;
 //! - [`endpoint`]: an HTTP endpoint on loopback whose answers a test scripts;
+//! - [`faults`]: failures injected in front of a real (moto-backed) AWS client;
 //! - [`platforms`]: the five platforms' own sample code (Python, Node.js,
 //!   PHP, Ruby) from `tests/fixtures/platforms`, run as child processes.
 
 pub mod apigw;
 pub mod endpoint;
+pub mod faults;
 pub mod moto;
 pub mod platforms;
 

@@ -7,10 +7,10 @@
 //! jobs) go one after the other per group; everything else concurrently.
 
 use crate::context::Context;
-use crate::deliver::{self, Unit};
+use crate::deliver::{self, CannotSign, Unit};
 use crate::outcome;
 use crate::prepare::{self, Prepared, Ready};
-use crate::record::Verdict;
+use crate::record::{Record, Verdict};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use hookrelay_shared::attributes::{ENDPOINT, REPLAY_SEQ};
@@ -88,6 +88,9 @@ async fn in_order(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String, Verd
     for msg in records {
         let id = message_id(msg);
         if blocked {
+            if let Some(rec) = Record::read(msg) {
+                outcome::not_attempted(ctx, &rec).await;
+            }
             out.push((id, Verdict::Retry(None)));
             continue;
         }
@@ -149,10 +152,57 @@ async fn concurrently(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String, 
 
 /// Delivers a unit and settles each of its records.
 async fn run_unit(ctx: &Context, unit: Unit<'_>) -> Vec<(String, Verdict)> {
-    let results = deliver::attempt(&*ctx.transport, &*ctx.clock, &unit).await;
-    let mut out = Vec::with_capacity(results.len());
-    for (ready, result) in unit.records.iter().zip(results) {
-        let verdict = outcome::after_attempt(ctx, ready, result).await;
+    let mut out = Vec::with_capacity(unit.records.len());
+    let name = unit.records[0].job.endpoint.clone();
+    // A unit that cannot be signed is settled before anything is counted.
+    if let Err(CannotSign(error)) = deliver::build(&unit, ctx.clock.now()) {
+        for r in &unit.records {
+            let verdict = outcome::cannot_sign(ctx, &r.rec, &name, &error).await;
+            out.push((r.rec.id.to_string(), verdict));
+        }
+        return out;
+    }
+    // Each attempt is counted before it is made; one that cannot be
+    // counted is not made, and one past the end of the schedule (its
+    // dead-lettering failed last time) is dead-lettered without it.
+    let Unit { records, endpoint } = unit;
+    let mut counted = Vec::with_capacity(records.len());
+    let mut numbers = Vec::with_capacity(records.len());
+    for r in records {
+        let verdict = match outcome::count_before(ctx, &r.rec).await {
+            None => outcome::infra_retry(ctx, &r.rec).await,
+            Some(n) if n > endpoint.schedule.max_attempts() => {
+                outcome::past_the_schedule(ctx, &r, n - 1).await
+            }
+            Some(n) => {
+                counted.push(r);
+                numbers.push(n);
+                continue;
+            }
+        };
+        out.push((r.rec.id.to_string(), verdict));
+    }
+    if counted.is_empty() {
+        return out;
+    }
+    let unit = Unit {
+        records: counted,
+        endpoint,
+    };
+    let request = match deliver::build(&unit, ctx.clock.now()) {
+        Ok(r) => r,
+        // Signed a moment ago with the same keys: only a key expiring in between.
+        Err(CannotSign(error)) => {
+            for r in &unit.records {
+                let verdict = outcome::cannot_sign(ctx, &r.rec, &name, &error).await;
+                out.push((r.rec.id.to_string(), verdict));
+            }
+            return out;
+        }
+    };
+    let results = deliver::send(&*ctx.transport, &*ctx.clock, &unit, request).await;
+    for ((ready, result), n) in unit.records.iter().zip(results).zip(numbers) {
+        let verdict = outcome::after_attempt(ctx, ready, n, result).await;
         out.push((ready.rec.id.to_string(), verdict));
     }
     out

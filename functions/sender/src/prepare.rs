@@ -144,7 +144,7 @@ async fn config_invalid(
     job: &DeliveryJob,
     reason: &str,
 ) -> Verdict {
-    let attempt = outcome::count_failure(ctx, rec).await;
+    let attempt = outcome::count_without_request(ctx, rec).await;
     tracing::error!(
         job_id = job.id,
         endpoint = job.endpoint,

@@ -18,6 +18,7 @@ use hookrelay_shared::queue::{MessageControl, QueueError, SqsQueue};
 use hookrelay_shared::secrets::{SecretError, SecretSource, SecretsManager};
 use hookrelay_shared::state_table::StateTable;
 use hookrelay_test_support::endpoint::{Reply, TestEndpoint};
+use hookrelay_test_support::faults::{Fault, Faults};
 use hookrelay_test_support::{moto, unique};
 use sender::{Ports, Sender, Settings};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,10 +71,20 @@ struct Rig {
 
 impl Rig {
     async fn new(fifo: bool) -> Self {
+        Self::with_attempt_faults(fifo, None).await
+    }
+
+    /// The attempt log's DynamoDB calls go through `faults` (the rest of
+    /// the state table's do not).
+    async fn with_attempt_faults(fifo: bool, faults: Option<Arc<Faults>>) -> Self {
         let sqs = moto::sqs().await;
         let sm = moto::secretsmanager().await;
         let ddb = moto::dynamodb().await;
         let table = StateTable::new(ddb.clone(), moto::create_state_table(&ddb).await);
+        let attempts_table = match &faults {
+            Some(f) => StateTable::new(moto::dynamodb_with(f).await, table.name()),
+            None => table.clone(),
+        };
         let outbound = moto::create_queue(&sqs, "outbound", fifo, &[]).await;
         let dlq = moto::create_queue(&sqs, "outbound-dlq", false, &[]).await;
         let prefix = unique("hr");
@@ -108,7 +119,7 @@ impl Rig {
         let sender = Sender::new(ports, settings)
             .with_jitter(|| 0.0)
             .with_attempt_log(Arc::new(DynamoAttempts::new(
-                table.clone(),
+                attempts_table,
                 Arc::new(SystemClock),
             )));
         Self {
@@ -310,11 +321,83 @@ async fn jobs_that_cannot_be_signed_are_dead_at_once_and_the_endpoint_stays_heal
 }
 
 #[tokio::test]
-async fn the_attempt_log_counts_per_message() {
+async fn the_attempt_log_counts_per_message_and_once_per_receive() {
     let rig = Rig::new(false).await;
     let log = DynamoAttempts::new(rig.table.clone(), Arc::new(SystemClock));
-    assert_eq!(log.failed("m-1").await.unwrap(), Some(1));
-    assert_eq!(log.failed("m-1").await.unwrap(), Some(2));
-    assert_eq!(log.failed("m-2").await.unwrap(), Some(1));
-    assert_eq!(log.failed("m-1").await.unwrap(), Some(3));
+    // First receive's failure, then the second receive's attempt.
+    assert_eq!(log.count("m-1", 1).await.unwrap(), Some(1));
+    assert_eq!(log.count("m-1", 2).await.unwrap(), Some(2));
+    // The same receive again (a write repeated after a lost answer): no change.
+    assert_eq!(log.count("m-1", 2).await.unwrap(), Some(2));
+    assert_eq!(log.count("m-2", 1).await.unwrap(), Some(1), "per message");
+    assert_eq!(log.count("m-1", 4).await.unwrap(), Some(3));
+    // Nothing written before receive 3: both earlier receives count.
+    assert_eq!(log.count("m-3", 3).await.unwrap(), Some(3));
+    // A first receive without an attempt is not counted later.
+    log.not_attempted("m-4", 1).await.unwrap();
+    log.not_attempted("m-4", 2).await.unwrap();
+    assert_eq!(log.count("m-4", 3).await.unwrap(), Some(1));
+    assert_eq!(log.made("m-1", 5).await.unwrap(), Some(3));
+    assert_eq!(log.made("m-5", 1).await.unwrap(), Some(0));
+    assert_eq!(log.made("m-5", 2).await.unwrap(), None);
+}
+
+/// Issue 18: when the state table's write that counts an attempt fails (or
+/// its answer is lost), the job still gets exactly the attempts its
+/// schedule allows, and the dead letter's `hookrelay-attempts` is what the
+/// endpoint saw. The attempt log is the real adapter over moto, with
+/// faults injected into its DynamoDB calls.
+#[tokio::test]
+async fn a_schedule_never_runs_past_its_end_when_counting_fails() {
+    let cases = [
+        (
+            "the first receive's count fails",
+            1,
+            Some(Fault::Fail),
+            None,
+        ),
+        (
+            "the second receive's count fails",
+            2,
+            Some(Fault::Fail),
+            None,
+        ),
+        (
+            "the second receive's answer is lost",
+            2,
+            None,
+            Some(Fault::LoseAnswer),
+        ),
+    ];
+    for (case, in_round, every, next) in cases {
+        let faults = Faults::new("UpdateItem");
+        let rig = Rig::with_attempt_faults(false, Some(faults.clone())).await;
+        let ep = TestEndpoint::start().await;
+        ep.set_default(Reply::status(500));
+        rig.add_endpoint("crm", &endpoint(&ep.url(), r#"["5s","5s"]"#))
+            .await;
+        rig.publish("crm", 1).await;
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            assert!(rounds <= 8, "{case}: never dead-lettered");
+            if rounds == in_round {
+                faults.every(every);
+                if let Some(f) = next {
+                    faults.next(f);
+                }
+            }
+            let (_, failed) = rig.round(1).await;
+            faults.every(None);
+            if failed.is_empty() {
+                break;
+            }
+        }
+        assert!(faults.counts().1 > 0, "{case}: a fault was injected");
+        assert_eq!(ep.requests().len(), 3, "{case}: three attempts, no more");
+        let dead = rig.dead().await;
+        assert_eq!(dead.len(), 1, "{case}");
+        assert_eq!(attr(&dead[0], "hookrelay-reason"), "retries-exhausted");
+        assert_eq!(attr(&dead[0], "hookrelay-attempts"), "3", "{case}");
+    }
 }
