@@ -41,34 +41,39 @@ fn message_id(msg: &SqsMessage) -> String {
     msg.message_id.clone().unwrap_or_default()
 }
 
-/// Ordered records: FIFO message groups (one per endpoint) and replays of
-/// parked jobs (grouped by endpoint, sorted by their replay sequence).
-/// A group is handled in order, and once one record must be retried, the
-/// rest of its group is returned unprocessed, as Lambda requires for
-/// ordered partial batches. Groups run concurrently. Those records were
-/// received but not attempted: nothing counts that as an attempt.
+/// Ordered records: FIFO message groups (one per endpoint) and, on
+/// standard queues, replays of parked jobs (grouped by endpoint, sorted by
+/// their replay sequence). A group is handled in order, and once one
+/// record must be retried, the rest of its group is returned unprocessed,
+/// as Lambda requires for ordered partial batches. Groups run
+/// concurrently. Those records were received but not attempted: nothing
+/// counts that as an attempt.
 async fn ordered_groups(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String, Verdict)> {
     let attr = |r: &SqsMessage, k: &str| {
         r.message_attributes
             .get(k)
             .and_then(|a| a.string_value.clone())
     };
-    let mut groups: Vec<(String, Vec<&SqsMessage>)> = Vec::new();
+    // (FIFO, group): a FIFO group and a standard queue's replay of the same
+    // endpoint never share a batch, but the two are ordered differently.
+    let mut groups: Vec<((bool, String), Vec<&SqsMessage>)> = Vec::new();
     for r in records {
-        let g = r
-            .attributes
-            .get("MessageGroupId")
-            .cloned()
-            .or_else(|| attr(r, ENDPOINT))
-            .unwrap_or_default();
-        match groups.iter_mut().find(|(k, _)| *k == g) {
+        let key = match r.attributes.get("MessageGroupId") {
+            Some(g) => (true, g.clone()),
+            None => (false, attr(r, ENDPOINT).unwrap_or_default()),
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => v.push(r),
-            None => groups.push((g, vec![r])),
+            None => groups.push((key, vec![r])),
         }
     }
-    for (_, v) in &mut groups {
-        // Stable: FIFO records keep the order SQS gave them.
-        v.sort_by_key(|r| attr(r, REPLAY_SEQ).unwrap_or_default());
+    for ((fifo, _), v) in &mut groups {
+        // A FIFO group is in SQS's order already, the replayed backlog
+        // before any job queued after it (a sort by the replay sequence
+        // would put those first). A standard queue's replay is not.
+        if !*fifo {
+            v.sort_by_key(|r| attr(r, REPLAY_SEQ).unwrap_or_default());
+        }
     }
     let work: Vec<_> = groups
         .into_iter()

@@ -157,18 +157,45 @@ impl Rig {
 
     /// A job whose payload is `{"n": n}`, in the endpoint's FIFO group.
     pub async fn publish(&self, endpoint: &str, n: u32) {
-        let job = format!(
-            r#"{{"version":1,"id":"job_{}","endpoint":"{endpoint}","event_type":"t","payload":{{"n":{n}}},"created_at":"2026-11-22T10:00:00.000Z"}}"#,
-            unique("t")
-        );
+        self.publish_with(endpoint, n, &[]).await;
+    }
+
+    /// A job whose payload is `{"n": n}` with these message attributes.
+    pub async fn publish_with(&self, endpoint: &str, n: u32, attributes: &[(&str, &str)]) {
+        let id = format!("job_{}", unique("t"));
+        self.publish_job(endpoint, &id, n, attributes).await;
+    }
+
+    /// A job with this id, whose payload is `{"n": n}`.
+    pub async fn publish_job(&self, endpoint: &str, id: &str, n: u32, attributes: &[(&str, &str)]) {
+        let job = serde_json::json!({
+            "version": 1, "id": id, "endpoint": endpoint, "event_type": "t",
+            "payload": {"n": n}, "created_at": "2026-11-22T10:00:00.000Z"
+        });
+        self.publish_body(endpoint, &job.to_string(), attributes)
+            .await;
+    }
+
+    /// Any body (in the endpoint's group on a FIFO queue).
+    pub async fn publish_body(&self, group: &str, body: &str, attributes: &[(&str, &str)]) {
         let mut req = self
             .sqs
             .send_message()
             .queue_url(&self.outbound)
-            .message_body(job);
+            .message_body(body);
+        for (k, v) in attributes {
+            req = req.message_attributes(
+                *k,
+                aws_sdk_sqs::types::MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(*v)
+                    .build()
+                    .unwrap(),
+            );
+        }
         if self.outbound.ends_with(".fifo") {
             req = req
-                .message_group_id(endpoint)
+                .message_group_id(group)
                 .message_deduplication_id(unique("d"));
         }
         req.send().await.unwrap();
