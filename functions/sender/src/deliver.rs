@@ -155,12 +155,27 @@ pub(crate) fn build(unit: &Unit<'_>, now: OffsetDateTime) -> Result<HttpRequest,
     }
     headers.extend(endpoint.headers.iter().cloned());
     headers.extend(signature_headers);
-    Ok(HttpRequest {
+    let request = HttpRequest {
         url: endpoint.url.clone(),
         headers,
         body,
         timeout: endpoint.timeout,
-    })
+    };
+    // Configuration and job intake check what goes into headers; this is
+    // the last guard: a request the HTTP client would refuse is never an
+    // attempt, so it never counts against the endpoint.
+    if let Some(header) = request.unsendable_header() {
+        tracing::error!(
+            job_id = id,
+            endpoint = name,
+            header,
+            "request cannot be sent"
+        );
+        return Err(CannotSign(format!(
+            "the {header:?} header would not be a valid header value"
+        )));
+    }
+    Ok(request)
 }
 
 /// Sends the unit's request and returns one result per record of the unit.
@@ -295,6 +310,9 @@ fn per_item_results(body: &[u8], n: usize) -> Option<Vec<bool>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::Record;
+    use aws_lambda_events::event::sqs::SqsMessage;
+    use hookrelay_shared::secrets::FromSecret;
 
     const NOW: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
 
@@ -359,6 +377,41 @@ mod tests {
             classify(&resp(200, None, "ok"), 2, NOW),
             vec![AttemptResult::Delivered { status: 200 }; 2]
         );
+    }
+
+    fn unit_for<'a>(msg: &'a SqsMessage, job_id: &str, endpoint: Endpoint) -> Unit<'a> {
+        let job = serde_json::json!({"id": job_id, "endpoint": "e", "event_type": "t",
+            "payload": {}, "created_at": "2026-11-22T10:00:00.000Z"});
+        let endpoint = Arc::new(endpoint);
+        Unit {
+            records: vec![Ready {
+                rec: Record::read(msg).unwrap(),
+                job: serde_json::from_value(job).unwrap(),
+                endpoint: Arc::clone(&endpoint),
+            }],
+            endpoint,
+        }
+    }
+
+    #[test]
+    fn a_request_the_http_client_would_refuse_is_never_attempted() {
+        let mut msg = SqsMessage::default();
+        msg.message_id = Some("m".into());
+        msg.receipt_handle = Some("r".into());
+        let ok = Endpoint::from_secret(r#"{"url":"https://x.io"}"#).unwrap();
+        assert!(build(&unit_for(&msg, "job_1", ok.clone()), NOW).is_ok());
+        // What intake and configuration checks refuse, if it got this far:
+        // a job id for the idempotency header, a header value.
+        let Err(CannotSign(e)) = build(&unit_for(&msg, "job\n1", ok.clone()), NOW) else {
+            panic!("built")
+        };
+        assert!(e.contains("webhook-id"), "{e}");
+        let mut bad = ok;
+        bad.headers.push(("X-Token".into(), "a\u{1}b".into()));
+        let Err(CannotSign(e)) = build(&unit_for(&msg, "job_1", bad), NOW) else {
+            panic!("built")
+        };
+        assert!(e.contains("X-Token") && !e.contains("a\u{1}b"), "{e}");
     }
 
     #[test]

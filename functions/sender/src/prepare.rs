@@ -52,6 +52,20 @@ async fn ready<'a>(ctx: &Context, rec: Record<'a>) -> Result<Ready<'a>, Verdict>
             );
         }
     };
+    if let Err(e) = job.check() {
+        // A producer's mistake: sending it would fail in the HTTP client,
+        // which must not count against the endpoint's health.
+        let error = format!("not a deliverable job: {e}");
+        return Err(outcome::dead_letter(
+            ctx,
+            &rec,
+            &job.endpoint,
+            DeadReason::InvalidJob,
+            "-",
+            &error,
+        )
+        .await);
+    }
     if !valid_endpoint_name(&job.endpoint) {
         let error = format!("invalid endpoint name {:?}", job.endpoint);
         return Err(outcome::dead_letter(

@@ -10,7 +10,7 @@ mod rig;
 
 use hookrelay_shared::attributes::REPLAY_SEQ;
 use hookrelay_test_support::endpoint::TestEndpoint;
-use rig::{Rig, endpoint};
+use rig::{Rig, attr, endpoint};
 
 fn payloads(ep: &TestEndpoint) -> Vec<u64> {
     ep.requests()
@@ -38,4 +38,52 @@ async fn on_a_fifo_queue_fresh_jobs_never_overtake_the_replayed_backlog() {
     assert_eq!(msgs.len(), 3, "one batch");
     assert!(failed.is_empty());
     assert_eq!(payloads(&ep), vec![1, 2, 3], "the backlog first, as queued");
+}
+
+/// A job id that cannot be a header value (it becomes `webhook-id`): the
+/// producer's mistake, dead-lettered at intake as `invalid-job`, never sent
+/// and never counted against the endpoint's health.
+#[tokio::test]
+async fn a_job_id_that_cannot_be_sent_is_an_invalid_job_and_the_endpoint_stays_healthy() {
+    let rig = Rig::new(false).await;
+    let ep = TestEndpoint::start().await;
+    rig.add_endpoint("crm", &endpoint(&ep.url(), "[]")).await;
+    rig.publish_job("crm", "job\u{1}x", 1, &[]).await;
+    rig.publish_job("crm", "job\r\nX-Injected: 1", 2, &[]).await;
+    let (_, failed) = rig.round(2).await;
+    assert!(failed.is_empty(), "not retried");
+    assert!(ep.requests().is_empty(), "never sent");
+    let dead = rig.dead().await;
+    assert_eq!(dead.len(), 2);
+    for d in &dead {
+        assert_eq!(attr(d, "hookrelay-reason"), "invalid-job");
+        assert!(attr(d, "hookrelay-error").contains("id: control characters"));
+    }
+    let (state, rev) = rig.table.load("crm").await.unwrap();
+    assert_eq!(rev, None, "nothing recorded against the endpoint's health");
+    assert!(!state.is_disabled());
+}
+
+/// A scheme parameter that ends up in a header (`hmac`'s `prefix`) and
+/// cannot be sent: the configuration is invalid (retried until it is
+/// fixed, as any invalid configuration), the endpoint's health untouched.
+#[tokio::test]
+async fn a_scheme_parameter_that_cannot_be_sent_makes_the_configuration_invalid() {
+    let rig = Rig::new(false).await;
+    let ep = TestEndpoint::start().await;
+    rig.add_endpoint(
+        "hm",
+        &format!(
+            r#"{{"url":"{}","allow_http":true,"signature":{{"scheme":"hmac","keys":["k"],"prefix":"v1\u0001"}}}}"#,
+            ep.url()
+        ),
+    )
+    .await;
+    rig.publish("hm", 1).await;
+    let (_, failed) = rig.round(1).await;
+    assert_eq!(failed.len(), 1, "retried until the configuration is fixed");
+    assert_eq!(rig.changes(), vec![5], "on the default schedule");
+    assert!(ep.requests().is_empty(), "never sent");
+    let (_, rev) = rig.table.load("hm").await.unwrap();
+    assert_eq!(rev, None, "nothing recorded against the endpoint's health");
 }
