@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::deliver::{self, CannotSign, Unit};
 use crate::outcome;
 use crate::prepare::{self, Prepared, Ready};
-use crate::record::{Record, Verdict};
+use crate::record::{Invocation, Record, Verdict};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use hookrelay_shared::attributes::{ENDPOINT, REPLAY_SEQ};
@@ -18,13 +18,19 @@ use std::sync::Arc;
 
 /// Handles one batch. Never fails as a whole: every record gets its own verdict.
 pub(crate) async fn handle(ctx: &Context, event: SqsEvent) -> SqsBatchResponse {
+    let inv = Invocation {
+        started: ctx.clock.now(),
+        batching_window: ctx.settings.batching_window,
+    };
     let (ordered, free): (Vec<&SqsMessage>, Vec<&SqsMessage>) =
         event.records.iter().partition(|r| {
             r.attributes.contains_key("MessageGroupId")
                 || r.message_attributes.contains_key(REPLAY_SEQ)
         });
-    let (mut verdicts, rest) =
-        futures::join!(ordered_groups(ctx, ordered), concurrently(ctx, free));
+    let (mut verdicts, rest) = futures::join!(
+        ordered_groups(ctx, &inv, ordered),
+        concurrently(ctx, &inv, free)
+    );
     verdicts.extend(rest);
     let mut response = SqsBatchResponse::default();
     for (id, verdict) in verdicts {
@@ -48,7 +54,11 @@ fn message_id(msg: &SqsMessage) -> String {
 /// as Lambda requires for ordered partial batches. Groups run
 /// concurrently. Those records were received but not attempted: nothing
 /// counts that as an attempt.
-async fn ordered_groups(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String, Verdict)> {
+async fn ordered_groups(
+    ctx: &Context,
+    inv: &Invocation,
+    records: Vec<&SqsMessage>,
+) -> Vec<(String, Verdict)> {
     let attr = |r: &SqsMessage, k: &str| {
         r.message_attributes
             .get(k)
@@ -77,7 +87,7 @@ async fn ordered_groups(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String
     }
     let work: Vec<_> = groups
         .into_iter()
-        .map(|(_, records)| in_order(ctx, records))
+        .map(|(_, records)| in_order(ctx, inv, records))
         .collect();
     let done: Vec<Vec<(String, Verdict)>> = futures::stream::iter(work)
         .buffer_unordered(ctx.settings.concurrency)
@@ -87,19 +97,23 @@ async fn ordered_groups(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String
 }
 
 /// One ordered group, record after record, until one must be retried.
-async fn in_order(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String, Verdict)> {
+async fn in_order(
+    ctx: &Context,
+    inv: &Invocation,
+    records: Vec<&SqsMessage>,
+) -> Vec<(String, Verdict)> {
     let mut out = Vec::with_capacity(records.len());
     let mut blocked = false;
     for msg in records {
         let id = message_id(msg);
         if blocked {
-            if let Some(rec) = Record::read(msg) {
+            if let Some(rec) = Record::read(msg, inv) {
                 outcome::not_attempted(ctx, &rec).await;
             }
             out.push((id, Verdict::Retry(None)));
             continue;
         }
-        let verdict = match prepare::prepare(ctx, msg).await {
+        let verdict = match prepare::prepare(ctx, inv, msg).await {
             Prepared::Settled(v) => v,
             Prepared::Ready(ready) => {
                 let endpoint = Arc::clone(&ready.endpoint);
@@ -122,12 +136,16 @@ async fn in_order(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String, Verd
 
 /// Records whose order does not matter: all prepared, then delivered,
 /// with bounded concurrency.
-async fn concurrently(ctx: &Context, records: Vec<&SqsMessage>) -> Vec<(String, Verdict)> {
+async fn concurrently(
+    ctx: &Context,
+    inv: &Invocation,
+    records: Vec<&SqsMessage>,
+) -> Vec<(String, Verdict)> {
     // Futures are made first and then driven with bounded concurrency: a
     // closure inside the stream would make the handler's future lose `Send`.
     let preparing: Vec<_> = records
         .into_iter()
-        .map(|msg| async move { (message_id(msg), prepare::prepare(ctx, msg).await) })
+        .map(|msg| async move { (message_id(msg), prepare::prepare(ctx, inv, msg).await) })
         .collect();
     let prepared: Vec<(String, Prepared<'_>)> = futures::stream::iter(preparing)
         .buffer_unordered(ctx.settings.concurrency)

@@ -310,7 +310,7 @@ fn per_item_results(body: &[u8], n: usize) -> Option<Vec<bool>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Record;
+    use crate::record::{Invocation, Record};
     use aws_lambda_events::event::sqs::SqsMessage;
     use hookrelay_shared::secrets::FromSecret;
 
@@ -385,7 +385,14 @@ mod tests {
         let endpoint = Arc::new(endpoint);
         Unit {
             records: vec![Ready {
-                rec: Record::read(msg).unwrap(),
+                rec: Record::read(
+                    msg,
+                    &Invocation {
+                        started: NOW,
+                        batching_window: Duration::ZERO,
+                    },
+                )
+                .unwrap(),
                 job: serde_json::from_value(job).unwrap(),
                 endpoint: Arc::clone(&endpoint),
             }],

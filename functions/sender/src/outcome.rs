@@ -13,7 +13,7 @@ use crate::record::{Record, Verdict};
 use hookrelay_shared::dead_letter::{DeadLetter, DeadReason};
 use hookrelay_shared::health::{Disabled, Outcome, ParkError, ParkRequest};
 use hookrelay_shared::job::DeliveryJob;
-use hookrelay_shared::retry::{bounded_retry_after, infra_retry_delay};
+use hookrelay_shared::retry::{bounded_retry_after, infra_retry_delay, visibility_cap};
 use std::time::Duration;
 
 /// Spread of the waits after infrastructure failures (Secrets Manager, the
@@ -226,9 +226,21 @@ pub(crate) async fn infra_retry(ctx: &Context, rec: &Record<'_>) -> Verdict {
     retry(ctx, rec, Some(delay)).await
 }
 
-/// Moves the record's next appearance and reports it as failed.
+/// Moves the record's next appearance and reports it as failed. The delay
+/// is capped by what SQS accepts for this record: 12 hours counted from
+/// its receive, not from now.
 pub(crate) async fn retry(ctx: &Context, rec: &Record<'_>, after: Option<Duration>) -> Verdict {
-    if let Some(d) = after {
+    if let Some(asked) = after {
+        let cap = visibility_cap(rec.received_at, ctx.clock.now());
+        let d = asked.min(cap);
+        if d < asked {
+            tracing::info!(
+                message_id = rec.id,
+                asked_secs = asked.as_secs(),
+                delay_secs = d.as_secs(),
+                "delay capped: SQS counts 12 hours from the receive"
+            );
+        }
         let secs = i32::try_from(d.as_secs()).unwrap_or(i32::MAX);
         if let Err(e) = ctx.outbound.change_visibility(rec.receipt, secs).await {
             // The message still comes back, after the queue's own visibility timeout.

@@ -7,7 +7,7 @@
 
 use crate::context::Context;
 use crate::outcome;
-use crate::record::{Record, Verdict};
+use crate::record::{Invocation, Record, Verdict};
 use aws_lambda_events::event::sqs::SqsMessage;
 use hookrelay_shared::dead_letter::DeadReason;
 use hookrelay_shared::endpoint::{Endpoint, secret_name, valid_endpoint_name};
@@ -24,15 +24,21 @@ pub(crate) struct Ready<'a> {
     pub endpoint: Arc<Endpoint>,
 }
 
-/// What the first stage made of a record.
+/// What the first stage made of a record. (Moved once per record: boxing
+/// the large variant would only add an allocation.)
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Prepared<'a> {
     Ready(Ready<'a>),
     /// Parked, dead-lettered, dropped or to be retried: nothing to deliver.
     Settled(Verdict),
 }
 
-pub(crate) async fn prepare<'a>(ctx: &Context, msg: &'a SqsMessage) -> Prepared<'a> {
-    let Some(rec) = Record::read(msg) else {
+pub(crate) async fn prepare<'a>(
+    ctx: &Context,
+    inv: &Invocation,
+    msg: &'a SqsMessage,
+) -> Prepared<'a> {
+    let Some(rec) = Record::read(msg, inv) else {
         tracing::error!("record without message id or receipt handle");
         return Prepared::Settled(Verdict::Retry(None));
     };

@@ -2,6 +2,7 @@ use hookrelay_shared::env::{Env, EnvError};
 use hookrelay_shared::health::Rules;
 use hookrelay_shared::outbound::NetworkPolicy;
 use hookrelay_shared::secrets::CacheSettings;
+use std::time::Duration;
 
 /// Deployment settings, from environment variables.
 #[derive(Debug, Clone)]
@@ -26,6 +27,10 @@ pub struct Settings {
     pub state_table: Option<String>,
     /// `HOOKRELAY_NOTIFY_TOPIC_ARN`: where disable notices go.
     pub notify_topic_arn: Option<String>,
+    /// `HOOKRELAY_BATCHING_WINDOW_SECS`: the event source's batching window
+    /// (the template passes it): how long before an invocation its records
+    /// may have been received, which SQS's visibility limit counts from.
+    pub batching_window: Duration,
 }
 
 impl Settings {
@@ -40,6 +45,7 @@ impl Settings {
             dlq_url: String::new(),
             state_table: None,
             notify_topic_arn: None,
+            batching_window: Duration::ZERO,
         }
     }
 
@@ -62,6 +68,13 @@ impl Settings {
         s.cache = CacheSettings::from_env(env)?;
         s.state_table = env.get("HOOKRELAY_STATE_TABLE");
         s.notify_topic_arn = env.get("HOOKRELAY_NOTIFY_TOPIC_ARN");
+        if let Some(secs) = env.parse(
+            "HOOKRELAY_BATCHING_WINDOW_SECS",
+            "a whole number of seconds up to 300 (Lambda's limit)",
+            |n: &u64| *n <= 300,
+        )? {
+            s.batching_window = Duration::from_secs(secs);
+        }
         Ok(s)
     }
 }
@@ -102,6 +115,7 @@ mod tests {
             ("HOOKRELAY_ALLOW_NETWORKS", "localhost"),
             ("HOOKRELAY_DISABLE_RATE", "95%"),
             ("HOOKRELAY_AWS_ROOTS", "Mozilla"),
+            ("HOOKRELAY_BATCHING_WINDOW_SECS", "301"),
         ] {
             let e = with(&[(name, value)]).unwrap_err();
             assert!(

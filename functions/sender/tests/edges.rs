@@ -9,8 +9,10 @@
 mod rig;
 
 use hookrelay_shared::attributes::REPLAY_SEQ;
-use hookrelay_test_support::endpoint::TestEndpoint;
+use hookrelay_test_support::endpoint::{Reply, TestEndpoint};
 use rig::{Rig, attr, endpoint};
+use std::time::Duration;
+use time::OffsetDateTime;
 
 fn payloads(ep: &TestEndpoint) -> Vec<u64> {
     ep.requests()
@@ -86,4 +88,72 @@ async fn a_scheme_parameter_that_cannot_be_sent_makes_the_configuration_invalid(
     assert!(ep.requests().is_empty(), "never sent");
     let (_, rev) = rig.table.load("hm").await.unwrap();
     assert_eq!(rev, None, "nothing recorded against the endpoint's health");
+}
+
+/// A record received `ago` before the handler sees it (a batching window,
+/// records delivered before it): the retry it is given must still be one
+/// SQS accepts, which counts 12 hours from the receive. Returns the
+/// visibility changes asked for (seconds, accepted by SQS's rule).
+async fn retried_after_a_late_start(rig: &Rig, ago: Duration) -> Vec<(i32, bool)> {
+    let msgs = rig.receive(1).await;
+    let received = OffsetDateTime::now_utc() - ago;
+    rig.control
+        .received(msgs[0].receipt_handle().unwrap(), received);
+    let mut event = rig::event(&msgs);
+    event.records[0].attributes.insert(
+        "ApproximateFirstReceiveTimestamp".into(),
+        (received.unix_timestamp_nanos() / 1_000_000).to_string(),
+    );
+    let response = rig.sender.handle(event).await;
+    assert_eq!(rig::failed(&response).len(), 1, "retried");
+    rig.control
+        .changes
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, s, ok)| (*s, *ok))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_delay_at_the_visibility_limit_counts_from_the_receive() {
+    let rig = Rig::new(false).await;
+    let ep = TestEndpoint::start().await;
+    ep.set_default(Reply::status(500));
+    // The longest delay a schedule may have.
+    rig.add_endpoint("slow", &endpoint(&ep.url(), r#"["11h 59m", "1s"]"#))
+        .await;
+    rig.publish("slow", 1).await;
+    let changes = retried_after_a_late_start(&rig, Duration::from_secs(300)).await;
+    assert_eq!(changes.len(), 1);
+    let (secs, accepted) = changes[0];
+    assert!(
+        accepted,
+        "SQS would refuse {secs} s, 300 s after the receive"
+    );
+    assert!(
+        (43_200 - 300 - 120..=43_200 - 300).contains(&secs),
+        "as long as SQS allows: {secs}"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_at_the_visibility_limit_counts_from_the_receive() {
+    let rig = Rig::new(false).await;
+    let ep = TestEndpoint::start().await;
+    ep.set_default(Reply::status(503).header("Retry-After", "86400"));
+    rig.add_endpoint("busy", &endpoint(&ep.url(), r#"["5s"]"#))
+        .await;
+    rig.publish("busy", 1).await;
+    let changes = retried_after_a_late_start(&rig, Duration::from_secs(240)).await;
+    assert_eq!(changes.len(), 1);
+    let (secs, accepted) = changes[0];
+    assert!(
+        accepted,
+        "SQS would refuse {secs} s, 240 s after the receive"
+    );
+    assert!(
+        (43_200 - 240 - 120..=43_200 - 240).contains(&secs),
+        "as long as SQS allows: {secs}"
+    );
 }
