@@ -157,3 +157,58 @@ async fn a_retry_after_at_the_visibility_limit_counts_from_the_receive() {
         "as long as SQS allows: {secs}"
     );
 }
+
+/// A job within a few hundred bytes of SQS's 1 MiB limit: its dead letter
+/// (body plus the reason attributes) must still be one SQS accepts, or the
+/// job is retried, and sent again, on every receive.
+#[tokio::test]
+async fn a_job_at_the_size_limit_still_fits_in_the_dead_letter_queue() {
+    let rig = Rig::new(false).await;
+    let head = r#"{"version":1,"id":"job_big","endpoint":"nobody","event_type":"t","created_at":"2026-11-22T10:00:00.000Z","payload":""#;
+    let fill = 1_048_576 - 200 - head.len() - 2;
+    let body = format!(r#"{head}{}"}}"#, "a".repeat(fill));
+    assert_eq!(body.len(), 1_048_576 - 200);
+    rig.publish_body("nobody", &body, &[]).await;
+    let (_, failed) = rig.round(1).await;
+    assert!(
+        failed.is_empty(),
+        "not retried; refused: {:?}",
+        rig.dead_letters.refusals()
+    );
+    let dead = rig.dead().await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].body(), Some(body.as_str()), "the job, uncut");
+    assert_eq!(attr(&dead[0], "hookrelay-reason"), "unknown-endpoint");
+}
+
+/// An endpoint's answer (it goes into `hookrelay-error`) and a job's
+/// endpoint name can hold characters SQS refuses in attribute values: the
+/// dead letter still goes through, after one attempt.
+#[tokio::test]
+async fn characters_sqs_refuses_never_keep_a_job_out_of_the_dead_letter_queue() {
+    let rig = Rig::new(false).await;
+    let ep = TestEndpoint::start().await;
+    ep.set_default(Reply::status(500).body("overloaded \u{FFFF} try later"));
+    rig.add_endpoint("crm", &endpoint(&ep.url(), "[]")).await;
+    rig.publish("crm", 1).await;
+    // Escaped in the JSON (SQS takes the body), U+FFFE once parsed.
+    rig.publish_body(
+        "x",
+        r#"{"version":1,"id":"job_x","endpoint":"bad\ufffename","event_type":"t","payload":{},"created_at":"2026-11-22T10:00:00.000Z"}"#,
+        &[],
+    )
+    .await;
+    let (_, failed) = rig.round(2).await;
+    assert!(
+        failed.is_empty(),
+        "not retried; refused: {:?}",
+        rig.dead_letters.refusals()
+    );
+    assert_eq!(ep.requests().len(), 1, "one attempt");
+    let mut dead = rig.dead().await;
+    dead.sort_by_key(|d| attr(d, "hookrelay-reason"));
+    assert_eq!(attr(&dead[0], "hookrelay-reason"), "retries-exhausted");
+    assert!(attr(&dead[0], "hookrelay-error").contains("overloaded \u{FFFD} try later"));
+    assert_eq!(attr(&dead[1], "hookrelay-reason"), "unknown-endpoint");
+    assert_eq!(attr(&dead[1], "hookrelay-endpoint"), "bad\u{FFFD}name");
+}
