@@ -15,13 +15,15 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures::StreamExt;
 use hookrelay_shared::attributes::{ENDPOINT, REPLAY_SEQ};
 use std::sync::Arc;
+use time::OffsetDateTime;
 
 /// Handles one batch. Never fails as a whole: every record gets its own verdict.
-pub(crate) async fn handle(ctx: &Context, event: SqsEvent) -> SqsBatchResponse {
-    let inv = Invocation {
-        started: ctx.clock.now(),
-        batching_window: ctx.settings.batching_window,
-    };
+pub(crate) async fn handle(
+    ctx: &Context,
+    event: SqsEvent,
+    deadline: Option<OffsetDateTime>,
+) -> SqsBatchResponse {
+    let inv = Invocation::new(ctx.clock.now(), ctx.settings.batching_window, deadline);
     let (ordered, free): (Vec<&SqsMessage>, Vec<&SqsMessage>) =
         event.records.iter().partition(|r| {
             r.attributes.contains_key("MessageGroupId")
@@ -106,10 +108,13 @@ async fn in_order(
     let mut blocked = false;
     for msg in records {
         let id = message_id(msg);
-        if blocked {
+        // Behind a record that must be retried, or out of time: returned
+        // unprocessed, in order.
+        if blocked || !inv.has_room(ctx.clock.now()) {
             if let Some(rec) = Record::read(msg, inv) {
                 outcome::not_attempted(ctx, &rec).await;
             }
+            blocked = true;
             out.push((id, Verdict::Retry(None)));
             continue;
         }
@@ -121,7 +126,7 @@ async fn in_order(
                     records: vec![ready],
                     endpoint,
                 };
-                run_unit(ctx, unit)
+                run_unit(ctx, inv, unit)
                     .await
                     .pop()
                     .map(|(_, v)| v)
@@ -163,7 +168,7 @@ async fn concurrently(
     // One HTTP request per unit, bounded concurrency.
     let delivering: Vec<_> = deliver::units(ready)
         .into_iter()
-        .map(|unit| run_unit(ctx, unit))
+        .map(|unit| run_unit(ctx, inv, unit))
         .collect();
     let delivered: Vec<Vec<(String, Verdict)>> = futures::stream::iter(delivering)
         .buffer_unordered(ctx.settings.concurrency)
@@ -174,9 +179,24 @@ async fn concurrently(
 }
 
 /// Delivers a unit and settles each of its records.
-async fn run_unit(ctx: &Context, unit: Unit<'_>) -> Vec<(String, Verdict)> {
+async fn run_unit(ctx: &Context, inv: &Invocation, unit: Unit<'_>) -> Vec<(String, Verdict)> {
     let mut out = Vec::with_capacity(unit.records.len());
     let name = unit.records[0].job.endpoint.clone();
+    // An attempt that could be cut off by the invocation's end is not
+    // started: the records go back unprocessed and uncounted (a cut-off
+    // attempt would be sent again without being counted).
+    if !inv.allows(ctx.clock.now(), unit.endpoint.timeout) {
+        tracing::info!(
+            endpoint = name,
+            jobs = unit.records.len(),
+            "not attempted: the invocation ends too soon; returned unprocessed"
+        );
+        for r in &unit.records {
+            outcome::not_attempted(ctx, &r.rec).await;
+            out.push((r.rec.id.to_string(), Verdict::Retry(None)));
+        }
+        return out;
+    }
     // A unit that cannot be signed is settled before anything is counted.
     if let Err(CannotSign(error)) = deliver::build(&unit, ctx.clock.now()) {
         for r in &unit.records {

@@ -390,6 +390,7 @@ mod tests {
                     &Invocation {
                         started: NOW,
                         batching_window: Duration::ZERO,
+                        deadline: None,
                     },
                 )
                 .unwrap(),

@@ -41,7 +41,7 @@ mod prepare;
 mod record;
 mod settings;
 
-pub use settings::Settings;
+pub use settings::{SETTLE_MARGIN, Settings};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use context::Context;
@@ -55,6 +55,7 @@ use hookrelay_shared::queue::{MessageControl, Queue, SqsQueue};
 use hookrelay_shared::secrets::{ConfigCache, SecretSource, SecretsManager};
 use hookrelay_shared::state_table::StateTable;
 use std::sync::Arc;
+use time::OffsetDateTime;
 
 pub struct Sender {
     ctx: Context,
@@ -154,6 +155,17 @@ impl Sender {
 
     /// Handles one batch. Never fails as a whole: every record gets its own verdict.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        batch::handle(&self.ctx, event).await
+        batch::handle(&self.ctx, event, None).await
+    }
+
+    /// Handles one batch that must be done by `deadline` (the invocation's):
+    /// no attempt is started that could not be settled before it, and the
+    /// records not attempted are returned unprocessed, not counted.
+    pub async fn handle_until(
+        &self,
+        event: SqsEvent,
+        deadline: OffsetDateTime,
+    ) -> SqsBatchResponse {
+        batch::handle(&self.ctx, event, Some(deadline)).await
     }
 }

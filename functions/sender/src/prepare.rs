@@ -42,6 +42,11 @@ pub(crate) async fn prepare<'a>(
         tracing::error!("record without message id or receipt handle");
         return Prepared::Settled(Verdict::Retry(None));
     };
+    if !inv.has_room(ctx.clock.now()) {
+        // Nothing is started that the invocation's end could cut off.
+        outcome::not_attempted(ctx, &rec).await;
+        return Prepared::Settled(Verdict::Retry(None));
+    }
     match ready(ctx, rec).await {
         Ok(r) => Prepared::Ready(r),
         Err(v) => Prepared::Settled(v),
@@ -107,6 +112,16 @@ async fn ready<'a>(ctx: &Context, rec: Record<'a>) -> Result<Ready<'a>, Verdict>
             return Err(config_invalid(ctx, &rec, &job, &reason).await);
         }
     };
+    if let Some(longest) = ctx.settings.longest_attempt()
+        && endpoint.timeout > longest
+    {
+        let reason = format!(
+            "timeout_secs: {} s is more than the sender's function timeout can hold (at most {} s)",
+            endpoint.timeout.as_secs(),
+            longest.as_secs()
+        );
+        return Err(config_invalid(ctx, &rec, &job, &reason).await);
+    }
     let mut endpoint = endpoint;
     if !endpoint.config.enabled
         && let Ok(Some(Some(fresh))) = ctx.endpoints.refresh(&secret).await

@@ -1,6 +1,7 @@
 //! One SQS record as the stages see it, and the verdict each record ends
 //! with.
 
+use crate::settings::SETTLE_MARGIN;
 use aws_lambda_events::event::sqs::SqsMessage;
 use hookrelay_shared::attributes::REPLAY_SEQ;
 use std::time::Duration;
@@ -14,6 +15,43 @@ pub(crate) struct Invocation {
     /// How long the event source may have held a record before the
     /// invocation (its batching window).
     pub batching_window: Duration,
+    /// When Lambda stops the invocation, if known.
+    pub deadline: Option<OffsetDateTime>,
+}
+
+impl Invocation {
+    /// A deadline already past when the invocation starts is no deadline:
+    /// Lambda never starts an invocation after its deadline, and a local
+    /// emulator may send a placeholder (`cargo lambda watch` sends
+    /// 600,000 ms after the epoch).
+    pub fn new(
+        started: OffsetDateTime,
+        batching_window: Duration,
+        deadline: Option<OffsetDateTime>,
+    ) -> Self {
+        Self {
+            started,
+            batching_window,
+            deadline: deadline.filter(|d| *d > started),
+        }
+    }
+
+    fn left(&self, now: OffsetDateTime) -> Option<Duration> {
+        self.deadline
+            .map(|d| Duration::try_from(d - now).unwrap_or(Duration::ZERO))
+    }
+
+    /// Whether an attempt that may take `timeout` can start now and still
+    /// be settled before the deadline.
+    pub fn allows(&self, now: OffsetDateTime, timeout: Duration) -> bool {
+        self.left(now)
+            .is_none_or(|left| left >= timeout + SETTLE_MARGIN)
+    }
+
+    /// Whether there is time left to handle a record at all.
+    pub fn has_room(&self, now: OffsetDateTime) -> bool {
+        self.left(now).is_none_or(|left| left >= SETTLE_MARGIN)
+    }
 }
 
 /// One record of the batch, with what the stages need to know of it.
@@ -98,6 +136,7 @@ mod tests {
         let inv = Invocation {
             started,
             batching_window: Duration::from_secs(20),
+            deadline: None,
         };
         let mut msg = SqsMessage::default();
         msg.message_id = Some("m".into());
@@ -112,5 +151,37 @@ mod tests {
             .insert("ApproximateReceiveCount".into(), "2".into());
         let later = Record::read(&msg, &inv).unwrap();
         assert_eq!(later.received_at, started - Duration::from_secs(20));
+    }
+
+    #[test]
+    fn an_attempt_starts_only_if_it_can_be_settled_before_the_deadline() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut inv = Invocation {
+            started: now,
+            batching_window: Duration::ZERO,
+            deadline: None,
+        };
+        assert!(inv.allows(now, Duration::from_secs(300)), "no deadline");
+        inv.deadline = Some(now + Duration::from_secs(20));
+        assert!(inv.allows(now, Duration::from_secs(15)));
+        assert!(!inv.allows(now, Duration::from_secs(16)));
+        assert!(inv.has_room(now + Duration::from_secs(15)));
+        assert!(!inv.has_room(now + Duration::from_secs(16)));
+        assert!(
+            !inv.allows(now + Duration::from_secs(30), Duration::ZERO),
+            "past it"
+        );
+    }
+
+    #[test]
+    fn a_deadline_past_at_the_start_is_a_placeholder() {
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let placeholder = OffsetDateTime::UNIX_EPOCH + Duration::from_millis(600_000);
+        let inv = Invocation::new(now, Duration::ZERO, Some(placeholder));
+        assert_eq!(inv.deadline, None);
+        assert!(inv.allows(now, Duration::from_secs(300)));
+        let real = now + Duration::from_secs(30);
+        let inv = Invocation::new(now, Duration::ZERO, Some(real));
+        assert_eq!(inv.deadline, Some(real));
     }
 }

@@ -4,6 +4,12 @@ use hookrelay_shared::outbound::NetworkPolicy;
 use hookrelay_shared::secrets::CacheSettings;
 use std::time::Duration;
 
+/// Time kept after an attempt, before the invocation's deadline, to settle
+/// it (count it, record it for the endpoint's health, move the record's
+/// visibility, or dead-letter or park it). An attempt that could not end
+/// this long before the deadline is not started.
+pub const SETTLE_MARGIN: Duration = Duration::from_secs(5);
+
 /// Deployment settings, from environment variables.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -31,6 +37,10 @@ pub struct Settings {
     /// (the template passes it): how long before an invocation its records
     /// may have been received, which SQS's visibility limit counts from.
     pub batching_window: Duration,
+    /// `HOOKRELAY_FUNCTION_TIMEOUT_SECS`: the function's timeout (the
+    /// template passes it). An endpoint whose `timeout_secs` it cannot hold
+    /// with [`SETTLE_MARGIN`] to spare is refused as misconfigured.
+    pub function_timeout: Option<Duration>,
 }
 
 impl Settings {
@@ -46,6 +56,7 @@ impl Settings {
             state_table: None,
             notify_topic_arn: None,
             batching_window: Duration::ZERO,
+            function_timeout: None,
         }
     }
 
@@ -75,7 +86,21 @@ impl Settings {
         )? {
             s.batching_window = Duration::from_secs(secs);
         }
+        let least = SETTLE_MARGIN.as_secs() + 1;
+        if let Some(secs) = env.parse(
+            "HOOKRELAY_FUNCTION_TIMEOUT_SECS",
+            &format!("a whole number of seconds, {least} to 900 (Lambda's limit)"),
+            |n: &u64| (least..=900).contains(n),
+        )? {
+            s.function_timeout = Some(Duration::from_secs(secs));
+        }
         Ok(s)
+    }
+
+    /// The longest endpoint timeout the function can hold, when known.
+    pub fn longest_attempt(&self) -> Option<Duration> {
+        self.function_timeout
+            .map(|t| t.saturating_sub(SETTLE_MARGIN))
     }
 }
 
@@ -116,6 +141,8 @@ mod tests {
             ("HOOKRELAY_DISABLE_RATE", "95%"),
             ("HOOKRELAY_AWS_ROOTS", "Mozilla"),
             ("HOOKRELAY_BATCHING_WINDOW_SECS", "301"),
+            ("HOOKRELAY_FUNCTION_TIMEOUT_SECS", "5"),
+            ("HOOKRELAY_FUNCTION_TIMEOUT_SECS", "30s"),
         ] {
             let e = with(&[(name, value)]).unwrap_err();
             assert!(

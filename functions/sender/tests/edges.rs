@@ -212,3 +212,78 @@ async fn characters_sqs_refuses_never_keep_a_job_out_of_the_dead_letter_queue() 
     assert_eq!(attr(&dead[1], "hookrelay-reason"), "unknown-endpoint");
     assert_eq!(attr(&dead[1], "hookrelay-endpoint"), "bad\u{FFFD}name");
 }
+
+/// The invocation's deadline: an attempt that could not be settled before
+/// it is not started, and the records not attempted go back unprocessed
+/// and uncounted. Three jobs of a FIFO group at an endpoint that takes
+/// 2 s (timeout 3 s), with 11 s left: two fit (each needs its 3 s plus
+/// the 5-s settling margin), the third is returned and later gets its
+/// whole schedule (one attempt).
+#[tokio::test]
+async fn no_attempt_is_started_that_the_invocation_deadline_could_cut_off() {
+    let rig = Rig::new(true).await;
+    let ep = TestEndpoint::start().await;
+    let slow = || Reply::ok().delay(Duration::from_secs(2));
+    ep.script([slow(), slow()]);
+    ep.set_default(Reply::status(500));
+    rig.add_endpoint(
+        "erp",
+        &format!(
+            r#"{{"url":"{}","allow_http":true,"timeout_secs":3,"retry":{{"delays":[]}},"health":{{"consecutive_days":0,"rate_min_attempts":0}}}}"#,
+            ep.url()
+        ),
+    )
+    .await;
+    for n in 1..=3 {
+        rig.publish("erp", n).await;
+    }
+    let msgs = rig.receive(3).await;
+    let deadline = OffsetDateTime::now_utc() + Duration::from_secs(11);
+    let response = rig.sender.handle_until(rig::event(&msgs), deadline).await;
+    assert_eq!(payloads(&ep), vec![1, 2], "the third could not end in time");
+    let failed = rig::failed(&response);
+    assert_eq!(failed, vec![msgs[2].message_id().unwrap().to_string()]);
+    assert!(rig.changes().is_empty(), "returned as it is, no delay");
+    rig::settle(&rig.sqs, &rig.outbound, &msgs, &response).await;
+
+    // Its one attempt is still to come: it was received, not attempted.
+    let (_, failed) = rig.round(1).await;
+    assert!(failed.is_empty());
+    assert_eq!(payloads(&ep), vec![1, 2, 3]);
+    let dead = rig.dead().await;
+    assert_eq!(attr(&dead[0], "hookrelay-reason"), "retries-exhausted");
+    assert_eq!(attr(&dead[0], "hookrelay-attempts"), "1");
+}
+
+/// An endpoint timeout the deployment's function timeout cannot hold (the
+/// template passes it in) is a configuration error: never attempted.
+#[tokio::test]
+async fn an_endpoint_timeout_the_function_cannot_hold_is_refused() {
+    let rig = Rig::with(rig::Options {
+        settings: Some(|s| s.function_timeout = Some(Duration::from_secs(30))),
+        ..rig::Options::default()
+    })
+    .await;
+    let ep = TestEndpoint::start().await;
+    let config = |timeout: u32| {
+        format!(
+            r#"{{"url":"{}","allow_http":true,"timeout_secs":{timeout}}}"#,
+            ep.url()
+        )
+    };
+    rig.add_endpoint("long", &config(60)).await;
+    rig.add_endpoint("fits", &config(25)).await;
+    rig.publish("long", 1).await;
+    rig.publish("fits", 2).await;
+    let (msgs, failed) = rig.round(2).await;
+    assert_eq!(payloads(&ep), vec![2]);
+    let long = msgs.iter().find(|m| rig::payload_n(m) == 1).unwrap();
+    assert_eq!(failed, vec![long.message_id().unwrap().to_string()]);
+    assert_eq!(
+        rig.changes(),
+        vec![5],
+        "retried on the default schedule until fixed"
+    );
+    let (_, rev) = rig.table.load("long").await.unwrap();
+    assert_eq!(rev, None, "not the endpoint's failure");
+}
