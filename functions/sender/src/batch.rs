@@ -1,7 +1,7 @@
-//! A batch through the stages: `prepare` each record,
-//! `deliver` what is ready, settle each result
-//! (`outcome`), and answer Lambda with the records to
-//! retry.
+//! A batch through the stages: `prepare` each record, `deliver` what is
+//! ready (each attempt counted between building its request and sending
+//! it), settle each result (`outcome`), and answer Lambda with the records
+//! to retry.
 //!
 //! Records whose order matters (FIFO message groups, replays of parked
 //! jobs) go one after the other per group; everything else concurrently.
@@ -198,19 +198,17 @@ async fn run_unit(ctx: &Context, inv: &Invocation, unit: Unit<'_>) -> Vec<(Strin
         return out;
     }
     // A unit that cannot be signed is settled before anything is counted.
-    if let Err(CannotSign(error)) = deliver::build(&unit, ctx.clock.now()) {
-        for r in &unit.records {
-            let verdict = outcome::cannot_sign(ctx, &r.rec, &name, &error).await;
-            out.push((r.rec.id.to_string(), verdict));
-        }
-        return out;
-    }
+    let request = match deliver::build(&unit, ctx.clock.now()) {
+        Ok(r) => r,
+        Err(CannotSign(error)) => return cannot_sign(ctx, &unit, &name, &error, out).await,
+    };
     // Each attempt is counted before it is made; one that cannot be
     // counted is not made, and one past the end of the schedule (its
     // dead-lettering failed last time) is dead-lettered without it.
     let Unit { records, endpoint } = unit;
-    let mut counted = Vec::with_capacity(records.len());
-    let mut numbers = Vec::with_capacity(records.len());
+    let all = records.len();
+    let mut counted = Vec::with_capacity(all);
+    let mut numbers = Vec::with_capacity(all);
     for r in records {
         let verdict = match outcome::count_before(ctx, &r.rec).await {
             None => outcome::infra_retry(ctx, &r.rec).await,
@@ -232,21 +230,34 @@ async fn run_unit(ctx: &Context, inv: &Invocation, unit: Unit<'_>) -> Vec<(Strin
         records: counted,
         endpoint,
     };
-    let request = match deliver::build(&unit, ctx.clock.now()) {
-        Ok(r) => r,
-        // Signed a moment ago with the same keys: only a key expiring in between.
-        Err(CannotSign(error)) => {
-            for r in &unit.records {
-                let verdict = outcome::cannot_sign(ctx, &r.rec, &name, &error).await;
-                out.push((r.rec.id.to_string(), verdict));
-            }
-            return out;
+    // A batch unit that lost records is another request (body, id).
+    let request = if unit.records.len() == all {
+        request
+    } else {
+        match deliver::build(&unit, ctx.clock.now()) {
+            Ok(r) => r,
+            Err(CannotSign(error)) => return cannot_sign(ctx, &unit, &name, &error, out).await,
         }
     };
     let results = deliver::send(&*ctx.transport, &*ctx.clock, &unit, request).await;
     for ((ready, result), n) in unit.records.iter().zip(results).zip(numbers) {
         let verdict = outcome::after_attempt(ctx, ready, n, result).await;
         out.push((ready.rec.id.to_string(), verdict));
+    }
+    out
+}
+
+/// Dead-letters every record of a unit that cannot be signed.
+async fn cannot_sign(
+    ctx: &Context,
+    unit: &Unit<'_>,
+    endpoint: &str,
+    error: &str,
+    mut out: Vec<(String, Verdict)>,
+) -> Vec<(String, Verdict)> {
+    for r in &unit.records {
+        let verdict = outcome::cannot_sign(ctx, &r.rec, endpoint, error).await;
+        out.push((r.rec.id.to_string(), verdict));
     }
     out
 }

@@ -218,10 +218,17 @@ async fn attempts_made(ctx: &Context, rec: &Record<'_>) -> u32 {
     }
 }
 
-/// After a failure that is not the endpoint's: back off with the
-/// receive count, so an outage spends few of the message's receives.
+/// After a failure that is not the endpoint's, before any attempt on this
+/// receive: back off (see [`backoff`]) and record that it was not attempted.
 pub(crate) async fn infra_retry(ctx: &Context, rec: &Record<'_>) -> Verdict {
     not_attempted(ctx, rec).await;
+    backoff(ctx, rec).await
+}
+
+/// Retries after a failure that is not the endpoint's with a wait that
+/// grows with the receive count, so an outage spends few of the message's
+/// receives.
+async fn backoff(ctx: &Context, rec: &Record<'_>) -> Verdict {
     let delay = infra_retry_delay(rec.receives, INFRA_JITTER, ctx.jitter());
     retry(ctx, rec, Some(delay)).await
 }
@@ -380,7 +387,9 @@ pub(crate) async fn dead_letter_after(
         }
         Err(e) => {
             tracing::error!(message_id = rec.id, endpoint, error = %e, "could not move the job to the dead-letter queue; will retry");
-            infra_retry(ctx, rec).await
+            // Perhaps after an attempt on this receive: not recorded as
+            // unattempted (its next receive goes to the DLQ without one).
+            backoff(ctx, rec).await
         }
     }
 }
