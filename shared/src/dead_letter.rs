@@ -1,12 +1,25 @@
 //! The dead-letter message: the original body, with why it is there as
 //! message attributes ([`crate::attributes`]). The sender dead-letters jobs
 //! and the router events with this one builder.
+//!
+//! Dead-lettering must not fail on what it carries, or the job would be
+//! retried (and sent again) on every receive. So the copy is always one
+//! SQS accepts: attribute values lose the characters SQS refuses (an
+//! endpoint's answer can hold any), and the attributes fit beside the body
+//! within SQS's message limit. The body is never cut: it came from a queue
+//! with the same limit. Near that limit the room left beside the body goes
+//! to the most important attributes first: `hookrelay-reason`,
+//! `hookrelay-attempts`, `hookrelay-endpoint`, `hookrelay-last-status`,
+//! `hookrelay-error` (shortened to fit), `hookrelay-source-queue`, then the
+//! producer's own; one that does not fit is left out. Only a body within 40
+//! bytes of the limit can be dead-lettered without its reason (the log
+//! line still says why).
 
 use crate::attributes::{
     DLQ_ATTEMPTS, DLQ_ENDPOINT, DLQ_ERROR, DLQ_LAST_STATUS, DLQ_REASON, DLQ_SOURCE_QUEUE,
     OWN_PREFIX,
 };
-use crate::queue::OutgoingMessage;
+use crate::queue::{MAX_BATCH_BYTES, OutgoingMessage};
 
 /// Why a message was moved to a dead-letter queue (`hookrelay-reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,33 +145,75 @@ impl<'a> DeadLetter<'a> {
         self.reason
     }
 
-    /// The message to send to the dead-letter queue.
+    /// The message to send to the dead-letter queue: within SQS's limit
+    /// (when the body is) and with only characters SQS accepts.
     pub fn message(&self) -> OutgoingMessage {
+        self.message_within(MAX_BATCH_BYTES)
+    }
+
+    fn message_within(&self, limit: usize) -> OutgoingMessage {
         let attempts = self.attempts.map(|n| n.to_string());
+        // Most important first: what does not fit is left out from the end.
         let own: [(&str, Option<String>); 6] = [
             (DLQ_REASON, Some(self.reason.as_str().to_string())),
-            (DLQ_LAST_STATUS, self.last_status.map(str::to_string)),
             (DLQ_ATTEMPTS, attempts),
             (DLQ_ENDPOINT, self.endpoint.map(str::to_string)),
+            (DLQ_LAST_STATUS, self.last_status.map(str::to_string)),
             (DLQ_ERROR, Some(truncate(self.error, MAX_ERROR_BYTES))),
             (DLQ_SOURCE_QUEUE, self.source_queue.map(str::to_string)),
         ];
+        let kept = self.kept.iter().map(|(k, v)| (*k, Some(v.to_string())));
         let mut msg = OutgoingMessage::new(self.body.to_string());
-        for (name, value) in own {
-            if let Some(v) = value {
-                msg = msg.attribute(name, v);
-            }
-        }
-        for (k, v) in &self.kept {
+        let mut room = limit.saturating_sub(self.body.len());
+        for (name, value) in own.into_iter().chain(kept) {
+            let Some(value) = value.map(|v| clean(&v)).filter(|v| !v.is_empty()) else {
+                continue;
+            };
             if msg.attributes.len() >= MAX_ATTRIBUTES {
                 break;
             }
-            msg = msg.attribute(k, *v);
+            // As SQS counts it: name, data type and value.
+            let overhead = name.len() + "String".len();
+            let value = if overhead + value.len() <= room {
+                value
+            } else if name == DLQ_ERROR && overhead + MIN_ERROR_BYTES <= room {
+                truncate(&value, room - overhead - '…'.len_utf8())
+            } else {
+                continue;
+            };
+            room -= overhead + value.len();
+            msg = msg.attribute(name, value);
         }
         msg.dedup_id = self.dedup_id.map(str::to_string);
         msg.group_id = Some(self.group_id.to_string());
         msg
     }
+}
+
+/// An error shorter than this is left out rather than cut.
+const MIN_ERROR_BYTES: usize = 24;
+
+/// What SQS accepts in a message: `#x9 | #xA | #xD | #x20 to #xD7FF |
+/// #xE000 to #xFFFD | #x10000 to #x10FFFF`.
+pub fn sqs_allows(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// `value` with each character SQS refuses replaced by U+FFFD.
+pub fn clean(value: &str) -> String {
+    if value.chars().all(sqs_allows) {
+        return value.to_string();
+    }
+    value
+        .chars()
+        .map(|c| {
+            if sqs_allows(c) {
+                c
+            } else {
+                char::REPLACEMENT_CHARACTER
+            }
+        })
+        .collect()
 }
 
 /// At most `max` bytes of `s` (cut at a character boundary), with `…`
@@ -209,6 +264,64 @@ mod tests {
         );
         assert_eq!(m.group_id.as_deref(), Some("billing"));
         assert_eq!(m.dedup_id.as_deref(), Some("m-1"));
+    }
+
+    #[test]
+    fn values_lose_the_characters_sqs_refuses() {
+        let m = DeadLetter::new("{}", DeadReason::RetriesExhausted, "bad\u{FFFF}answer\u{0}")
+            .endpoint("bad\u{FFFE}name")
+            .message();
+        assert_eq!(attr(&m, DLQ_ERROR), Some("bad\u{FFFD}answer\u{FFFD}"));
+        assert_eq!(attr(&m, DLQ_ENDPOINT), Some("bad\u{FFFD}name"));
+        assert!(m.attributes.iter().all(|(_, v)| v.chars().all(sqs_allows)));
+        assert_eq!(clean("tab\tnewline\n é 😀"), "tab\tnewline\n é 😀");
+    }
+
+    #[test]
+    fn a_copy_never_exceeds_the_limit_and_keeps_the_most_important_attributes() {
+        let error = "e".repeat(200);
+        let full = DeadLetter::new("", DeadReason::RetriesExhausted, &error)
+            .last_status("500")
+            .attempts(3)
+            .endpoint("billing")
+            .source_queue("https://sqs.us-east-1.amazonaws.com/123456789012/outbound")
+            .keep([("event-type", "order.created")]);
+        let attributes = full.message().sqs_size();
+        for short in [0, 1, 30, 100, 250, attributes - 1, attributes] {
+            let body = "b".repeat(10_000 - attributes + short);
+            let letter = DeadLetter {
+                body: &body,
+                ..full.clone()
+            };
+            let m = letter.message_within(10_000);
+            assert!(m.sqs_size() <= 10_000, "{short}: {}", m.sqs_size());
+            assert_eq!(m.body, body, "the body is never cut");
+            let names: Vec<&str> = m.attributes.iter().map(|(k, _)| k.as_str()).collect();
+            match short {
+                0 => assert_eq!(names.len(), 7, "everything fits"),
+                // One byte short: one attribute less, and not one of ours
+                // before the error.
+                1 => {
+                    assert_eq!(names.len(), 6, "{names:?}");
+                    assert_eq!(names[4], DLQ_ERROR);
+                }
+                // The room left is less than the reason needs.
+                s if s + 38 > attributes => assert!(names.is_empty(), "{names:?}"),
+                _ => assert_eq!(
+                    names[..3],
+                    [DLQ_REASON, DLQ_ATTEMPTS, DLQ_ENDPOINT],
+                    "{short}"
+                ),
+            }
+        }
+        // Too close to the limit for the reason: the body alone.
+        let body = "b".repeat(10_000 - 10);
+        let m = DeadLetter {
+            body: &body,
+            ..full.clone()
+        }
+        .message_within(10_000);
+        assert!(m.attributes.is_empty());
     }
 
     #[test]

@@ -297,6 +297,9 @@ impl Endpoint {
                 ));
             }
         }
+        if let Some(s) = &scheme {
+            check_signed_headers(s)?;
+        }
         if !(1..=300).contains(&config.timeout_secs) {
             return Err("timeout_secs must be between 1 and 300".into());
         }
@@ -330,6 +333,34 @@ impl Endpoint {
             .any(|p| pattern_matches(p, event_type))
             && self.config.filters.iter().all(|f| f.matches(payload))
     }
+}
+
+/// Signs a probe and checks that every header the scheme writes can be
+/// sent: parameters such as `hmac`'s `prefix` or LeadDone's `client_id`
+/// end up in header values, and a value the HTTP client refuses would
+/// fail every delivery (counted against the endpoint's health). A probe
+/// that cannot be signed (no key active, no client id) is left to the
+/// delivery, which reports it as `cannot-sign`. Errors name the header,
+/// never its value.
+fn check_signed_headers(scheme: &Scheme) -> Result<(), String> {
+    let probe = crate::schemes::SignInput {
+        id: "msg_probe",
+        at: time::OffsetDateTime::UNIX_EPOCH,
+        body: b"{}",
+        event_type: Some("probe"),
+    };
+    let Ok(signed) = scheme.sign(&probe) else {
+        return Ok(());
+    };
+    for (name, value) in &signed.headers {
+        if !crate::outbound::header_is_sendable(name, value) {
+            return Err(format!(
+                "signature: the {name} header it writes would not be a valid header value \
+                 (check prefix and client_id)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl FromSecret for Endpoint {
@@ -436,6 +467,27 @@ mod tests {
         // Standard Webhooks' own id header carries the same id: allowed (the default).
         assert!(ep(&format!(r#"{{"url":"https://x.io",{sw}}}"#)).is_ok());
         assert!(ep(r#"{"url":"https://x.io","idempotency_header":"X-Idempotency-Key"}"#).is_ok());
+    }
+
+    #[test]
+    fn scheme_parameters_that_make_unsendable_headers_are_refused() {
+        for signature in [
+            r#"{"scheme":"hmac","keys":["k"],"prefix":"sha256=\n"}"#,
+            r#"{"scheme":"hmac","keys":["k"],"prefix":"v1\u0001"}"#,
+            r#"{"scheme":"leaddone","keys":["k"],"client_id":"shop\u007f1"}"#,
+        ] {
+            let e = ep(&format!(
+                r#"{{"url":"https://x.io","signature":{signature}}}"#
+            ))
+            .unwrap_err();
+            assert!(
+                e.contains("not be a valid header value"),
+                "{signature}: {e}"
+            );
+            assert!(!e.contains("shop"), "never the value: {e}");
+        }
+        assert!(ep(r#"{"url":"https://x.io","signature":{"scheme":"hmac","keys":["k"],"prefix":"sha256="}}"#).is_ok());
+        assert!(ep(r#"{"url":"https://x.io","signature":{"scheme":"leaddone","keys":["k"],"client_id":"shop-1"}}"#).is_ok());
     }
 
     #[test]

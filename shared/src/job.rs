@@ -23,6 +23,10 @@ pub const JOB_VERSION: u32 = 1;
 /// by the DLQ tooling (named in [`crate::attributes`]).
 pub use crate::attributes::{ENDPOINT as ATTR_ENDPOINT, EVENT_TYPE as ATTR_EVENT_TYPE};
 
+/// Longest job id, in bytes: it travels in a header (`webhook-id`, the
+/// idempotency header) and in the state table's keys.
+pub const MAX_ID_BYTES: usize = 256;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliveryJob {
     #[serde(default = "default_version")]
@@ -67,6 +71,26 @@ impl DeliveryJob {
         }
     }
 
+    /// Whether the job can be delivered as it is: its id is sent as a
+    /// header value (`webhook-id`, the idempotency header, the `hmac`
+    /// scheme's id header), so it is 1 to [`MAX_ID_BYTES`] bytes without
+    /// control characters, and without leading or trailing whitespace
+    /// (HTTP drops it, so the endpoint would see, and check a signature
+    /// against, another id). The error names the rule, never the id.
+    pub fn check(&self) -> Result<(), String> {
+        let id = self.id.as_str();
+        if id.is_empty() || id.len() > MAX_ID_BYTES {
+            return Err(format!("id: must be 1 to {MAX_ID_BYTES} bytes"));
+        }
+        if id.chars().any(char::is_control) {
+            return Err("id: control characters cannot be sent in a header".into());
+        }
+        if id.trim() != id {
+            return Err("id: leading or trailing whitespace would not survive a header".into());
+        }
+        Ok(())
+    }
+
     /// A job id derived from the event and the endpoint, so a retried
     /// fan-out produces the same id (and endpoints can deduplicate on it).
     pub fn derived_id(event_id: &str, endpoint: &str) -> String {
@@ -93,6 +117,33 @@ mod tests {
             DeliveryJob::derived_id("evt_1", "billing")
         );
         assert_eq!(a.len(), 36);
+    }
+
+    #[test]
+    fn job_ids_must_be_sendable_header_values() {
+        let job = |id: &str| {
+            let payload = RawValue::from_string("{}".into()).unwrap();
+            let mut j = DeliveryJob::new("e", "t", payload, OffsetDateTime::UNIX_EPOCH);
+            j.id = id.to_string();
+            j
+        };
+        assert!(job("job_5f0c").check().is_ok());
+        assert!(job("order 42/é").check().is_ok());
+        for bad in [
+            "job\u{1}x",
+            "job\nx",
+            "job\tx",
+            "job\u{7f}",
+            "job\u{85}",
+            " job",
+            "job ",
+        ] {
+            let e = job(bad).check().unwrap_err();
+            assert!(e.starts_with("id: ") && !e.contains(bad), "{bad:?}: {e}");
+        }
+        assert!(job("").check().is_err());
+        assert!(job(&"a".repeat(MAX_ID_BYTES)).check().is_ok());
+        assert!(job(&"a".repeat(MAX_ID_BYTES + 1)).check().is_err());
     }
 
     #[test]

@@ -8,10 +8,27 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::Duration;
 
-/// SQS refuses a visibility timeout above 12 hours counted from the receive
-/// that returned the receipt handle; a minute of headroom covers the time
-/// spent delivering before the change is requested.
+/// SQS refuses a visibility timeout that reaches more than 12 hours past
+/// the receive that returned the receipt handle.
+pub const SQS_VISIBILITY_LIMIT: Duration = Duration::from_secs(12 * 3600);
+
+/// Room left below [`SQS_VISIBILITY_LIMIT`] for the change request's own
+/// latency and the clocks of SQS and the function.
+pub const VISIBILITY_HEADROOM: Duration = Duration::from_secs(60);
+
+/// The longest delay a schedule may have and a `Retry-After` is bounded
+/// to. What a record can actually be given is less, by the time since its
+/// receive: [`visibility_cap`].
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600 - 60);
+
+/// The longest visibility timeout SQS accepts now for a record received at
+/// `received_at`: 12 hours from the receive, less the time gone since
+/// (batching window, earlier records, the attempt) and the headroom.
+pub fn visibility_cap(received_at: time::OffsetDateTime, now: time::OffsetDateTime) -> Duration {
+    // Whole seconds, as SQS counts timeouts; the headroom covers the rest.
+    let gone = Duration::from_secs(u64::try_from((now - received_at).whole_seconds()).unwrap_or(0));
+    SQS_VISIBILITY_LIMIT.saturating_sub(gone + VISIBILITY_HEADROOM)
+}
 
 /// Bounds for a `Retry-After` an endpoint asks for.
 pub const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -259,6 +276,29 @@ mod tests {
         assert!(e.contains("at most 3days"), "{e}");
         // The old limits allowed 100 waits of almost 12 h (about 50 days).
         assert!(ok(vec![hours(11); 100], 0.0).is_err());
+    }
+
+    #[test]
+    fn the_visibility_cap_counts_from_the_receive() {
+        let t = time::OffsetDateTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert_eq!(visibility_cap(t, t), MAX_VISIBILITY);
+        assert_eq!(
+            visibility_cap(t, t + Duration::from_millis(999)),
+            MAX_VISIBILITY
+        );
+        assert_eq!(
+            visibility_cap(t, t + Duration::from_secs(300)),
+            Duration::from_secs(43_200 - 300 - 60)
+        );
+        assert_eq!(
+            visibility_cap(t, t + Duration::from_secs(50_000)),
+            Duration::ZERO
+        );
+        // A receive time after now (clock skew) leaves the full cap.
+        assert_eq!(
+            visibility_cap(t + Duration::from_secs(5), t),
+            MAX_VISIBILITY
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! | `endpoint#<name>`  | `health`                            | [`HealthState`] as JSON, `rev`, `disabled`, `replaying`, success counters `ok_<hour>`, `counts_rev` |
 //! | `endpoint#<name>`  | `parked#<job created_at ns, 20 digits>#<job id>` | a parked job body, `expires_at`  |
 //! | `event#<id>`       | `fanout`                            | endpoints already given a job, `expires_at` |
-//! | `message#<id>`     | `attempts`                          | failed attempts ([`crate::attempts`]), `expires_at` |
+//! | `message#<id>`     | `attempts`                          | delivery attempts and the last receive counted ([`crate::attempts`]), `expires_at` |
 //!
 //! Health items are read-modify-written with a condition on `rev`, so
 //! concurrent sender instances can never lose a transition: the loser

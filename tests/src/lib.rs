@@ -3,13 +3,17 @@
 //! - [`moto`]: a real AWS-compatible server (moto) on loopback, and SDK
 //!   clients pointed at it;
 //! - [`endpoint`]: an HTTP endpoint on loopback whose answers a test scripts;
+//! - [`faults`]: failures injected in front of a real (moto-backed) AWS client;
+//! - [`sqs_rules`]: what real SQS refuses and moto accepts, in front of the real adapters;
 //! - [`platforms`]: the five platforms' own sample code (Python, Node.js,
 //!   PHP, Ruby) from `tests/fixtures/platforms`, run as child processes.
 
 pub mod apigw;
 pub mod endpoint;
+pub mod faults;
 pub mod moto;
 pub mod platforms;
+pub mod sqs_rules;
 
 use std::path::PathBuf;
 

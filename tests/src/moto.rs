@@ -198,6 +198,18 @@ pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&sdk_config().await)
 }
 
+/// A DynamoDB client whose calls go through `faults` (SDK retries off, so
+/// each injected fault is one failed call).
+pub async fn dynamodb_with(
+    faults: &std::sync::Arc<crate::faults::Faults>,
+) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config().await)
+        .interceptor(faults.layer())
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
 pub async fn sns() -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::new(&sdk_config().await)
 }

@@ -1,6 +1,8 @@
-//! One delivery attempt: build the signed request for a unit (one job, or
-//! several jobs for a `batch` endpoint), POST it, classify the answer, log
-//! one line per attempt.
+//! Second stage: the jobs [`Ready`] to deliver are grouped into units (one
+//! job, or several jobs for a `batch` endpoint), each unit's signed request
+//! is built ([`build`]; a unit that cannot be signed never reaches the
+//! endpoint), sent ([`send`]), and its answer classified, one result per
+//! job. One log line per attempt.
 
 use crate::prepare::Ready;
 use hookrelay_shared::clock::Clock;
@@ -20,16 +22,16 @@ pub(crate) struct Unit<'a> {
     pub endpoint: Arc<Endpoint>,
 }
 
+/// A unit whose request cannot be made: the configuration's fault (no
+/// active key, a payload the scheme cannot carry), not the endpoint's, and
+/// retrying would not change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CannotSign(pub String);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum AttemptResult {
     Delivered {
         status: u16,
-    },
-    /// The job cannot be signed (no active key, a payload the scheme cannot
-    /// carry): the configuration's fault, not the endpoint's, and retrying
-    /// would not change it.
-    CannotSign {
-        error: String,
     },
     Failed {
         status: String,
@@ -108,14 +110,8 @@ fn body_and_id(unit: &Unit<'_>) -> (Vec<u8>, String, String) {
     )
 }
 
-/// Makes the attempt and returns one result per record of the unit.
-pub(crate) async fn attempt(
-    transport: &dyn Transport,
-    clock: &dyn Clock,
-    unit: &Unit<'_>,
-) -> Vec<AttemptResult> {
-    let now = clock.now();
-    let n = unit.records.len();
+/// The unit's signed request.
+pub(crate) fn build(unit: &Unit<'_>, now: OffsetDateTime) -> Result<HttpRequest, CannotSign> {
     let endpoint = &unit.endpoint;
     let name = unit.records[0].job.endpoint.as_str();
     let (payload, id, event_type) = body_and_id(unit);
@@ -129,14 +125,8 @@ pub(crate) async fn attempt(
         }) {
             Ok(s) => Some(s),
             Err(e) => {
-                // Cannot succeed later either: a payload Leanbe cannot wrap, no active key.
                 tracing::error!(job_id = id, endpoint = name, error = %e, "cannot sign");
-                return vec![
-                    AttemptResult::CannotSign {
-                        error: e.to_string()
-                    };
-                    n
-                ];
+                return Err(CannotSign(e.to_string()));
             }
         },
         None => None,
@@ -165,18 +155,42 @@ pub(crate) async fn attempt(
     }
     headers.extend(endpoint.headers.iter().cloned());
     headers.extend(signature_headers);
+    let request = HttpRequest {
+        url: endpoint.url.clone(),
+        headers,
+        body,
+        timeout: endpoint.timeout,
+    };
+    // Configuration and job intake check what goes into headers; this is
+    // the last guard: a request the HTTP client would refuse is never an
+    // attempt, so it never counts against the endpoint.
+    if let Some(header) = request.unsendable_header() {
+        tracing::error!(
+            job_id = id,
+            endpoint = name,
+            header,
+            "request cannot be sent"
+        );
+        return Err(CannotSign(format!(
+            "the {header:?} header would not be a valid header value"
+        )));
+    }
+    Ok(request)
+}
 
+/// Sends the unit's request and returns one result per record of the unit.
+pub(crate) async fn send(
+    transport: &dyn Transport,
+    clock: &dyn Clock,
+    unit: &Unit<'_>,
+    request: HttpRequest,
+) -> Vec<AttemptResult> {
+    let n = unit.records.len();
+    let name = unit.records[0].job.endpoint.as_str();
     let started = Instant::now();
-    let outcome = transport
-        .post(HttpRequest {
-            url: endpoint.url.clone(),
-            headers,
-            body,
-            timeout: endpoint.timeout,
-        })
-        .await;
+    let outcome = transport.post(request).await;
     let duration_ms = started.elapsed().as_millis() as u64;
-    // The receive count: the attempt number is only counted on failure.
+    // The receive count: the attempt number is logged with the verdict.
     let receives: Vec<u32> = unit.records.iter().map(|r| r.rec.receives).collect();
     let job_ids: Vec<&str> = unit.records.iter().map(|r| r.job.id.as_str()).collect();
 
@@ -296,6 +310,9 @@ fn per_item_results(body: &[u8], n: usize) -> Option<Vec<bool>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::{Invocation, Record};
+    use aws_lambda_events::event::sqs::SqsMessage;
+    use hookrelay_shared::secrets::FromSecret;
 
     const NOW: OffsetDateTime = OffsetDateTime::UNIX_EPOCH;
 
@@ -360,6 +377,49 @@ mod tests {
             classify(&resp(200, None, "ok"), 2, NOW),
             vec![AttemptResult::Delivered { status: 200 }; 2]
         );
+    }
+
+    fn unit_for<'a>(msg: &'a SqsMessage, job_id: &str, endpoint: Endpoint) -> Unit<'a> {
+        let job = serde_json::json!({"id": job_id, "endpoint": "e", "event_type": "t",
+            "payload": {}, "created_at": "2026-11-22T10:00:00.000Z"});
+        let endpoint = Arc::new(endpoint);
+        Unit {
+            records: vec![Ready {
+                rec: Record::read(
+                    msg,
+                    &Invocation {
+                        started: NOW,
+                        batching_window: Duration::ZERO,
+                        deadline: None,
+                    },
+                )
+                .unwrap(),
+                job: serde_json::from_value(job).unwrap(),
+                endpoint: Arc::clone(&endpoint),
+            }],
+            endpoint,
+        }
+    }
+
+    #[test]
+    fn a_request_the_http_client_would_refuse_is_never_attempted() {
+        let mut msg = SqsMessage::default();
+        msg.message_id = Some("m".into());
+        msg.receipt_handle = Some("r".into());
+        let ok = Endpoint::from_secret(r#"{"url":"https://x.io"}"#).unwrap();
+        assert!(build(&unit_for(&msg, "job_1", ok.clone()), NOW).is_ok());
+        // What intake and configuration checks refuse, if it got this far:
+        // a job id for the idempotency header, a header value.
+        let Err(CannotSign(e)) = build(&unit_for(&msg, "job\n1", ok.clone()), NOW) else {
+            panic!("built")
+        };
+        assert!(e.contains("webhook-id"), "{e}");
+        let mut bad = ok;
+        bad.headers.push(("X-Token".into(), "a\u{1}b".into()));
+        let Err(CannotSign(e)) = build(&unit_for(&msg, "job_1", bad), NOW) else {
+            panic!("built")
+        };
+        assert!(e.contains("X-Token") && !e.contains("a\u{1}b"), "{e}");
     }
 
     #[test]

@@ -15,18 +15,23 @@
 //!    settled there (parked, dead-lettered, retried after a failure of our
 //!    own);
 //! 2. `deliver`: `Ready` jobs → units (one job, or several for a `batch`
-//!    endpoint) → one signed POST each → a `deliver::AttemptResult` per job;
+//!    endpoint) → a signed request each (`build`; a unit that cannot be
+//!    signed is settled without an attempt) → sent (`send`) → an
+//!    `AttemptResult` per job;
 //! 3. `outcome`: `AttemptResult` → `record::Verdict`: delete, retry on
 //!    the endpoint's schedule, park (the failure disabled the endpoint) or
 //!    dead-letter with the reason.
 //!
 //! `batch` runs a batch through them: ordered groups (FIFO, replays)
-//! one record after the other, everything else concurrently.
+//! one record after the other, everything else concurrently; between
+//! building a request and sending it, each attempt is counted.
 //!
-//! The attempt number that picks the next delay is the count of real
-//! failed attempts (`AttemptLog`, in the state table), not the message's
+//! The attempt number that picks the next delay is counted per message
+//! in the state table (`hookrelay_shared::attempts`), not taken from the
 //! receive count: receives also happen without an attempt (records held
 //! behind a failing one in an ordered group, infrastructure retries).
+//! Attempts after the first are counted before they are made, so a
+//! schedule never runs past its end when a count cannot be written.
 
 mod batch;
 mod context;
@@ -36,7 +41,7 @@ mod prepare;
 mod record;
 mod settings;
 
-pub use settings::Settings;
+pub use settings::{SETTLE_MARGIN, Settings};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use context::Context;
@@ -50,6 +55,7 @@ use hookrelay_shared::queue::{MessageControl, Queue, SqsQueue};
 use hookrelay_shared::secrets::{ConfigCache, SecretSource, SecretsManager};
 use hookrelay_shared::state_table::StateTable;
 use std::sync::Arc;
+use time::OffsetDateTime;
 
 pub struct Sender {
     ctx: Context,
@@ -149,6 +155,17 @@ impl Sender {
 
     /// Handles one batch. Never fails as a whole: every record gets its own verdict.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        batch::handle(&self.ctx, event).await
+        batch::handle(&self.ctx, event, None).await
+    }
+
+    /// Handles one batch that must be done by `deadline` (the invocation's):
+    /// no attempt is started that could not be settled before it, and the
+    /// records not attempted are returned unprocessed, not counted.
+    pub async fn handle_until(
+        &self,
+        event: SqsEvent,
+        deadline: OffsetDateTime,
+    ) -> SqsBatchResponse {
+        batch::handle(&self.ctx, event, Some(deadline)).await
     }
 }

@@ -14,7 +14,10 @@ async fn main() -> Result<(), Error> {
     let sender = Sender::from_config(&config, settings)?;
     let sender = &sender;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, Error>(sender.handle(event.payload).await)
+        // Lambda stops the invocation at its deadline: attempts that could
+        // not be settled before it are not started.
+        let deadline = time::OffsetDateTime::from(event.context.deadline());
+        Ok::<_, Error>(sender.handle_until(event.payload, deadline).await)
     }))
     .await
 }

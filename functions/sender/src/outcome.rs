@@ -13,7 +13,7 @@ use crate::record::{Record, Verdict};
 use hookrelay_shared::dead_letter::{DeadLetter, DeadReason};
 use hookrelay_shared::health::{Disabled, Outcome, ParkError, ParkRequest};
 use hookrelay_shared::job::DeliveryJob;
-use hookrelay_shared::retry::{bounded_retry_after, infra_retry_delay};
+use hookrelay_shared::retry::{bounded_retry_after, infra_retry_delay, visibility_cap};
 use std::time::Duration;
 
 /// Spread of the waits after infrastructure failures (Secrets Manager, the
@@ -21,8 +21,13 @@ use std::time::Duration;
 /// at the same moment when it recovers.
 const INFRA_JITTER: f64 = 0.2;
 
-/// Settles a record after its delivery attempt.
-pub(crate) async fn after_attempt(ctx: &Context, r: &Ready<'_>, result: AttemptResult) -> Verdict {
+/// Settles a record after its delivery attempt number `attempt`.
+pub(crate) async fn after_attempt(
+    ctx: &Context,
+    r: &Ready<'_>,
+    attempt: u32,
+    result: AttemptResult,
+) -> Verdict {
     let rules = r
         .endpoint
         .config
@@ -42,26 +47,13 @@ pub(crate) async fn after_attempt(ctx: &Context, r: &Ready<'_>, result: AttemptR
             }
             Verdict::Delete
         }
-        AttemptResult::CannotSign { error } => {
-            // Our configuration's fault, not the endpoint's: no retries,
-            // and nothing recorded against its health.
-            dead_letter(
-                ctx,
-                &r.rec,
-                endpoint,
-                DeadReason::CannotSign,
-                "cannot-sign",
-                &error,
-            )
-            .await
-        }
         AttemptResult::Failed {
             status,
             retry_after,
             gone,
             error,
         } => {
-            let attempt = count_failure(ctx, &r.rec).await;
+            count_first_failure(ctx, &r.rec).await;
             let outcome = if gone {
                 Outcome::Gone
             } else {
@@ -132,12 +124,65 @@ async fn announce(ctx: &Context, endpoint: &str, d: &Disabled) {
     }
 }
 
-/// Counts a failed attempt of the record and returns its number. Falls
-/// back to the receive count (never lower than the real count, so a
-/// schedule can be cut short but never run past its end).
-pub(crate) async fn count_failure(ctx: &Context, rec: &Record<'_>) -> u32 {
-    match ctx.attempts.failed(rec.id).await {
-        // Bounded by the receives: a retried ADD must not end a schedule early.
+/// How many times a count is tried before the record is given up for this
+/// receive: a repeat is harmless (counts are per receive), and one that
+/// follows a lost answer finds the count already made.
+const COUNT_TRIES: usize = 3;
+
+async fn count(ctx: &Context, rec: &Record<'_>) -> Result<Option<u32>, String> {
+    let mut last = String::new();
+    for _ in 0..COUNT_TRIES {
+        match ctx.attempts.count(rec.id, rec.receives).await {
+            Ok(n) => return Ok(n),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The number of the attempt about to be made, counted before it is
+/// made (see `hookrelay_shared::attempts`): 1 on a first receive (nothing
+/// written), otherwise the count after this one. `None`: it could not be
+/// counted, so it must not be made.
+pub(crate) async fn count_before(ctx: &Context, rec: &Record<'_>) -> Option<u32> {
+    if rec.receives <= 1 {
+        return Some(1);
+    }
+    match count(ctx, rec).await {
+        // Never above the receives (each receive is at most one attempt).
+        Ok(Some(n)) => Some(n.clamp(1, rec.receives)),
+        Ok(None) => Some(rec.receives),
+        Err(e) => {
+            tracing::warn!(
+                message_id = rec.id,
+                error = e,
+                "could not count the attempt; not attempting it, will retry"
+            );
+            None
+        }
+    }
+}
+
+/// After a first receive's attempt failed: records it (later receives
+/// count before attempting). If that cannot be written, later receives
+/// count every receive before them as an attempt.
+async fn count_first_failure(ctx: &Context, rec: &Record<'_>) {
+    if rec.receives <= 1
+        && let Err(e) = count(ctx, rec).await
+    {
+        tracing::warn!(
+            message_id = rec.id,
+            error = e,
+            "could not count the first attempt; later receives will count every earlier one"
+        );
+    }
+}
+
+/// Counts a failed attempt that made no request (an invalid endpoint
+/// configuration) and returns its number; the receive count when it
+/// cannot be counted (the schedule may end early, never late).
+pub(crate) async fn count_without_request(ctx: &Context, rec: &Record<'_>) -> u32 {
+    match count(ctx, rec).await {
         Ok(Some(n)) => n.clamp(1, rec.receives),
         Ok(None) => rec.receives,
         Err(e) => {
@@ -151,16 +196,58 @@ pub(crate) async fn count_failure(ctx: &Context, rec: &Record<'_>) -> u32 {
     }
 }
 
-/// After a failure that is not the endpoint's: back off with the
-/// receive count, so an outage spends few of the message's receives.
+/// The record was received and not attempted (held behind a failing one,
+/// a failure of our own, the invocation's deadline): on a first receive
+/// that is recorded, so that later receives do not count it.
+pub(crate) async fn not_attempted(ctx: &Context, rec: &Record<'_>) {
+    if let Err(e) = ctx.attempts.not_attempted(rec.id, rec.receives).await {
+        tracing::warn!(
+            message_id = rec.id,
+            error = e,
+            "could not record a receive without an attempt"
+        );
+    }
+}
+
+/// Attempts made before this receive, for a record settled without one.
+async fn attempts_made(ctx: &Context, rec: &Record<'_>) -> u32 {
+    match ctx.attempts.made(rec.id, rec.receives).await {
+        Ok(Some(n)) => n.min(rec.receives),
+        // Unknown: every earlier receive may have been one.
+        Ok(None) | Err(_) => rec.receives.saturating_sub(1),
+    }
+}
+
+/// After a failure that is not the endpoint's, before any attempt on this
+/// receive: back off (see [`backoff`]) and record that it was not attempted.
 pub(crate) async fn infra_retry(ctx: &Context, rec: &Record<'_>) -> Verdict {
+    not_attempted(ctx, rec).await;
+    backoff(ctx, rec).await
+}
+
+/// Retries after a failure that is not the endpoint's with a wait that
+/// grows with the receive count, so an outage spends few of the message's
+/// receives.
+async fn backoff(ctx: &Context, rec: &Record<'_>) -> Verdict {
     let delay = infra_retry_delay(rec.receives, INFRA_JITTER, ctx.jitter());
     retry(ctx, rec, Some(delay)).await
 }
 
-/// Moves the record's next appearance and reports it as failed.
+/// Moves the record's next appearance and reports it as failed. The delay
+/// is capped by what SQS accepts for this record: 12 hours counted from
+/// its receive, not from now.
 pub(crate) async fn retry(ctx: &Context, rec: &Record<'_>, after: Option<Duration>) -> Verdict {
-    if let Some(d) = after {
+    if let Some(asked) = after {
+        let cap = visibility_cap(rec.received_at, ctx.clock.now());
+        let d = asked.min(cap);
+        if d < asked {
+            tracing::info!(
+                message_id = rec.id,
+                asked_secs = asked.as_secs(),
+                delay_secs = d.as_secs(),
+                "delay capped: SQS counts 12 hours from the receive"
+            );
+        }
         let secs = i32::try_from(d.as_secs()).unwrap_or(i32::MAX);
         if let Err(e) = ctx.outbound.change_visibility(rec.receipt, secs).await {
             // The message still comes back, after the queue's own visibility timeout.
@@ -219,9 +306,43 @@ pub(crate) async fn park(
     }
 }
 
+/// A job whose schedule ran out on an earlier receive whose dead-lettering
+/// failed: `made` attempts, and no more.
+pub(crate) async fn past_the_schedule(ctx: &Context, r: &Ready<'_>, made: u32) -> Verdict {
+    dead_letter_after(
+        ctx,
+        &r.rec,
+        made,
+        &r.job.endpoint,
+        DeadReason::RetriesExhausted,
+        "-",
+        "the schedule ran out on an earlier receive",
+    )
+    .await
+}
+
+/// A unit whose request cannot be made: our configuration's fault, not
+/// the endpoint's, so no retries and nothing recorded against its health.
+pub(crate) async fn cannot_sign(
+    ctx: &Context,
+    rec: &Record<'_>,
+    endpoint: &str,
+    error: &str,
+) -> Verdict {
+    dead_letter(
+        ctx,
+        rec,
+        endpoint,
+        DeadReason::CannotSign,
+        "cannot-sign",
+        error,
+    )
+    .await
+}
+
 /// Moves the original job body to the DLQ with the reason; the original
-/// is deleted only once the DLQ accepted the copy. For jobs that were
-/// not attempted here the receive count stands in for the attempts.
+/// is deleted only once the DLQ accepted the copy. For a job not attempted
+/// on this receive: `hookrelay-attempts` is the count of earlier attempts.
 pub(crate) async fn dead_letter(
     ctx: &Context,
     rec: &Record<'_>,
@@ -230,7 +351,8 @@ pub(crate) async fn dead_letter(
     status: &str,
     error: &str,
 ) -> Verdict {
-    dead_letter_after(ctx, rec, rec.receives, endpoint, reason, status, error).await
+    let attempts = attempts_made(ctx, rec).await;
+    dead_letter_after(ctx, rec, attempts, endpoint, reason, status, error).await
 }
 
 /// [`dead_letter`] with the number of attempts made.
@@ -265,7 +387,9 @@ pub(crate) async fn dead_letter_after(
         }
         Err(e) => {
             tracing::error!(message_id = rec.id, endpoint, error = %e, "could not move the job to the dead-letter queue; will retry");
-            infra_retry(ctx, rec).await
+            // Perhaps after an attempt on this receive: not recorded as
+            // unattempted (its next receive goes to the DLQ without one).
+            backoff(ctx, rec).await
         }
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::context::Context;
 use crate::outcome;
-use crate::record::{Record, Verdict};
+use crate::record::{Invocation, Record, Verdict};
 use aws_lambda_events::event::sqs::SqsMessage;
 use hookrelay_shared::dead_letter::DeadReason;
 use hookrelay_shared::endpoint::{Endpoint, secret_name, valid_endpoint_name};
@@ -24,18 +24,29 @@ pub(crate) struct Ready<'a> {
     pub endpoint: Arc<Endpoint>,
 }
 
-/// What the first stage made of a record.
+/// What the first stage made of a record. (Moved once per record: boxing
+/// the large variant would only add an allocation.)
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Prepared<'a> {
     Ready(Ready<'a>),
     /// Parked, dead-lettered, dropped or to be retried: nothing to deliver.
     Settled(Verdict),
 }
 
-pub(crate) async fn prepare<'a>(ctx: &Context, msg: &'a SqsMessage) -> Prepared<'a> {
-    let Some(rec) = Record::read(msg) else {
+pub(crate) async fn prepare<'a>(
+    ctx: &Context,
+    inv: &Invocation,
+    msg: &'a SqsMessage,
+) -> Prepared<'a> {
+    let Some(rec) = Record::read(msg, inv) else {
         tracing::error!("record without message id or receipt handle");
         return Prepared::Settled(Verdict::Retry(None));
     };
+    if !inv.has_room(ctx.clock.now()) {
+        // Nothing is started that the invocation's end could cut off.
+        outcome::not_attempted(ctx, &rec).await;
+        return Prepared::Settled(Verdict::Retry(None));
+    }
     match ready(ctx, rec).await {
         Ok(r) => Prepared::Ready(r),
         Err(v) => Prepared::Settled(v),
@@ -52,6 +63,20 @@ async fn ready<'a>(ctx: &Context, rec: Record<'a>) -> Result<Ready<'a>, Verdict>
             );
         }
     };
+    if let Err(e) = job.check() {
+        // A producer's mistake: sending it would fail in the HTTP client,
+        // which must not count against the endpoint's health.
+        let error = format!("not a deliverable job: {e}");
+        return Err(outcome::dead_letter(
+            ctx,
+            &rec,
+            &job.endpoint,
+            DeadReason::InvalidJob,
+            "-",
+            &error,
+        )
+        .await);
+    }
     if !valid_endpoint_name(&job.endpoint) {
         let error = format!("invalid endpoint name {:?}", job.endpoint);
         return Err(outcome::dead_letter(
@@ -87,6 +112,16 @@ async fn ready<'a>(ctx: &Context, rec: Record<'a>) -> Result<Ready<'a>, Verdict>
             return Err(config_invalid(ctx, &rec, &job, &reason).await);
         }
     };
+    if let Some(longest) = ctx.settings.longest_attempt()
+        && endpoint.timeout > longest
+    {
+        let reason = format!(
+            "timeout_secs: {} s is more than the sender's function timeout can hold (at most {} s)",
+            endpoint.timeout.as_secs(),
+            longest.as_secs()
+        );
+        return Err(config_invalid(ctx, &rec, &job, &reason).await);
+    }
     let mut endpoint = endpoint;
     if !endpoint.config.enabled
         && let Ok(Some(Some(fresh))) = ctx.endpoints.refresh(&secret).await
@@ -144,7 +179,7 @@ async fn config_invalid(
     job: &DeliveryJob,
     reason: &str,
 ) -> Verdict {
-    let attempt = outcome::count_failure(ctx, rec).await;
+    let attempt = outcome::count_without_request(ctx, rec).await;
     tracing::error!(
         job_id = job.id,
         endpoint = job.endpoint,

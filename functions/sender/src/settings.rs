@@ -2,6 +2,13 @@ use hookrelay_shared::env::{Env, EnvError};
 use hookrelay_shared::health::Rules;
 use hookrelay_shared::outbound::NetworkPolicy;
 use hookrelay_shared::secrets::CacheSettings;
+use std::time::Duration;
+
+/// Time kept after an attempt, before the invocation's deadline, to settle
+/// it (count it, record it for the endpoint's health, move the record's
+/// visibility, or dead-letter or park it). An attempt that could not end
+/// this long before the deadline is not started.
+pub const SETTLE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Deployment settings, from environment variables.
 #[derive(Debug, Clone)]
@@ -26,6 +33,14 @@ pub struct Settings {
     pub state_table: Option<String>,
     /// `HOOKRELAY_NOTIFY_TOPIC_ARN`: where disable notices go.
     pub notify_topic_arn: Option<String>,
+    /// `HOOKRELAY_BATCHING_WINDOW_SECS`: the event source's batching window
+    /// (the template passes it): how long before an invocation its records
+    /// may have been received, which SQS's visibility limit counts from.
+    pub batching_window: Duration,
+    /// `HOOKRELAY_FUNCTION_TIMEOUT_SECS`: the function's timeout (the
+    /// template passes it). An endpoint whose `timeout_secs` it cannot hold
+    /// with [`SETTLE_MARGIN`] to spare is refused as misconfigured.
+    pub function_timeout: Option<Duration>,
 }
 
 impl Settings {
@@ -40,6 +55,8 @@ impl Settings {
             dlq_url: String::new(),
             state_table: None,
             notify_topic_arn: None,
+            batching_window: Duration::ZERO,
+            function_timeout: None,
         }
     }
 
@@ -62,7 +79,28 @@ impl Settings {
         s.cache = CacheSettings::from_env(env)?;
         s.state_table = env.get("HOOKRELAY_STATE_TABLE");
         s.notify_topic_arn = env.get("HOOKRELAY_NOTIFY_TOPIC_ARN");
+        if let Some(secs) = env.parse(
+            "HOOKRELAY_BATCHING_WINDOW_SECS",
+            "a whole number of seconds up to 300 (Lambda's limit)",
+            |n: &u64| *n <= 300,
+        )? {
+            s.batching_window = Duration::from_secs(secs);
+        }
+        let least = SETTLE_MARGIN.as_secs() + 1;
+        if let Some(secs) = env.parse(
+            "HOOKRELAY_FUNCTION_TIMEOUT_SECS",
+            &format!("a whole number of seconds, {least} to 900 (Lambda's limit)"),
+            |n: &u64| (least..=900).contains(n),
+        )? {
+            s.function_timeout = Some(Duration::from_secs(secs));
+        }
         Ok(s)
+    }
+
+    /// The longest endpoint timeout the function can hold, when known.
+    pub fn longest_attempt(&self) -> Option<Duration> {
+        self.function_timeout
+            .map(|t| t.saturating_sub(SETTLE_MARGIN))
     }
 }
 
@@ -102,6 +140,9 @@ mod tests {
             ("HOOKRELAY_ALLOW_NETWORKS", "localhost"),
             ("HOOKRELAY_DISABLE_RATE", "95%"),
             ("HOOKRELAY_AWS_ROOTS", "Mozilla"),
+            ("HOOKRELAY_BATCHING_WINDOW_SECS", "301"),
+            ("HOOKRELAY_FUNCTION_TIMEOUT_SECS", "5"),
+            ("HOOKRELAY_FUNCTION_TIMEOUT_SECS", "30s"),
         ] {
             let e = with(&[(name, value)]).unwrap_err();
             assert!(

@@ -4,199 +4,16 @@
 //! cannot be signed go to the DLQ at once without touching the endpoint's
 //! health.
 
-#[path = "support/batch.rs"]
-mod batch;
+#[path = "support/rig.rs"]
+mod rig;
 
-use async_trait::async_trait;
-use aws_sdk_sqs::types::Message;
 use hookrelay_shared::attempts::{AttemptLog, DynamoAttempts};
 use hookrelay_shared::clock::SystemClock;
-use hookrelay_shared::health::LogNotifier;
-use hookrelay_shared::health_store::DynamoHealth;
-use hookrelay_shared::outbound::{NetworkPolicy, ReqwestTransport};
-use hookrelay_shared::queue::{MessageControl, QueueError, SqsQueue};
-use hookrelay_shared::secrets::{SecretError, SecretSource, SecretsManager};
-use hookrelay_shared::state_table::StateTable;
 use hookrelay_test_support::endpoint::{Reply, TestEndpoint};
-use hookrelay_test_support::{moto, unique};
-use sender::{Ports, Sender, Settings};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-
-/// Secrets Manager that can be switched off: the real adapter, or the real
-/// adapter pointed at a port nobody listens on.
-struct Switchable {
-    up: SecretsManager,
-    down: SecretsManager,
-    is_down: AtomicBool,
-}
-
-#[async_trait]
-impl SecretSource for Switchable {
-    async fn fetch(&self, name: &str) -> Result<Option<String>, SecretError> {
-        if self.is_down.load(Ordering::SeqCst) {
-            self.down.fetch(name).await
-        } else {
-            self.up.fetch(name).await
-        }
-    }
-}
-
-/// Records the sender's visibility changes, then makes them for real.
-struct Recording {
-    inner: SqsQueue,
-    changes: Mutex<Vec<i32>>,
-}
-
-#[async_trait]
-impl MessageControl for Recording {
-    async fn change_visibility(&self, receipt: &str, seconds: i32) -> Result<(), QueueError> {
-        self.changes.lock().unwrap().push(seconds);
-        self.inner.change_visibility(receipt, seconds).await
-    }
-}
-
-struct Rig {
-    sqs: aws_sdk_sqs::Client,
-    sm: aws_sdk_secretsmanager::Client,
-    table: StateTable,
-    outbound: String,
-    dlq: String,
-    prefix: String,
-    secrets: Arc<Switchable>,
-    control: Arc<Recording>,
-    sender: Sender,
-}
-
-impl Rig {
-    async fn new(fifo: bool) -> Self {
-        let sqs = moto::sqs().await;
-        let sm = moto::secretsmanager().await;
-        let ddb = moto::dynamodb().await;
-        let table = StateTable::new(ddb.clone(), moto::create_state_table(&ddb).await);
-        let outbound = moto::create_queue(&sqs, "outbound", fifo, &[]).await;
-        let dlq = moto::create_queue(&sqs, "outbound-dlq", false, &[]).await;
-        let prefix = unique("hr");
-        let secrets = Arc::new(Switchable {
-            up: SecretsManager::new(sm.clone()),
-            down: SecretsManager::new(aws_sdk_secretsmanager::Client::new(
-                &moto::sdk_config_down().await,
-            )),
-            is_down: AtomicBool::new(false),
-        });
-        let control = Arc::new(Recording {
-            inner: SqsQueue::new(sqs.clone(), outbound.clone()),
-            changes: Mutex::new(vec![]),
-        });
-        let network = NetworkPolicy::allowing("127.0.0.0/8").unwrap();
-        let mut settings = Settings::new(prefix.clone(), outbound.clone());
-        settings.network = network.clone();
-        // No secrets cache between batches: an outage is seen at once.
-        settings.cache.ttl = std::time::Duration::ZERO;
-        let ports = Ports {
-            secrets: secrets.clone(),
-            transport: Arc::new(ReqwestTransport::new(network).unwrap()),
-            outbound: control.clone(),
-            dlq: Arc::new(SqsQueue::new(sqs.clone(), dlq.clone())),
-            health: Arc::new(
-                DynamoHealth::new(table.clone(), Arc::new(SystemClock))
-                    .with_cache_ttl(std::time::Duration::ZERO),
-            ),
-            notifier: Arc::new(LogNotifier),
-            clock: Arc::new(SystemClock),
-        };
-        let sender = Sender::new(ports, settings)
-            .with_jitter(|| 0.0)
-            .with_attempt_log(Arc::new(DynamoAttempts::new(
-                table.clone(),
-                Arc::new(SystemClock),
-            )));
-        Self {
-            sqs,
-            sm,
-            table,
-            outbound,
-            dlq,
-            prefix,
-            secrets,
-            control,
-            sender,
-        }
-    }
-
-    async fn add_endpoint(&self, name: &str, config: &str) {
-        moto::put_secret(
-            &self.sm,
-            &format!("{}/endpoints/{name}", self.prefix),
-            config,
-        )
-        .await;
-    }
-
-    /// A job whose payload is `{"n": n}`, in the endpoint's FIFO group.
-    async fn publish(&self, endpoint: &str, n: u32) {
-        let job = format!(
-            r#"{{"version":1,"id":"job_{}","endpoint":"{endpoint}","event_type":"t","payload":{{"n":{n}}},"created_at":"2026-11-22T10:00:00.000Z"}}"#,
-            unique("t")
-        );
-        let mut req = self
-            .sqs
-            .send_message()
-            .queue_url(&self.outbound)
-            .message_body(job);
-        if self.outbound.ends_with(".fifo") {
-            req = req
-                .message_group_id(endpoint)
-                .message_deduplication_id(unique("d"));
-        }
-        req.send().await.unwrap();
-    }
-
-    /// One batch of exactly `want` messages through the handler; returns
-    /// the messages and the ids reported as failed.
-    async fn round(&self, want: usize) -> (Vec<Message>, Vec<String>) {
-        let msgs = batch::receive(&self.sqs, &self.outbound, want, 60).await;
-        let response = self.sender.handle(batch::event(&msgs)).await;
-        batch::settle(&self.sqs, &self.outbound, &msgs, &response).await;
-        (msgs, batch::failed(&response))
-    }
-
-    fn changes(&self) -> Vec<i32> {
-        self.control.changes.lock().unwrap().clone()
-    }
-
-    async fn dead(&self) -> Vec<Message> {
-        moto::drain(&self.sqs, &self.dlq).await
-    }
-}
-
-fn attr(m: &Message, name: &str) -> String {
-    m.message_attributes()
-        .and_then(|a| a.get(name))
-        .and_then(|v| v.string_value())
-        .unwrap_or_default()
-        .to_string()
-}
-
-fn payload_n(m: &Message) -> u64 {
-    let job: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
-    job["payload"]["n"].as_u64().unwrap()
-}
-
-fn receive_count(m: &Message) -> u32 {
-    m.attributes()
-        .and_then(|a| {
-            a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
-
-fn endpoint(url: &str, delays: &str) -> String {
-    format!(
-        r#"{{"url":"{url}","allow_http":true,"retry":{{"delays":{delays},"jitter":0}},"health":{{"consecutive_days":0,"rate_min_attempts":0}}}}"#
-    )
-}
+use hookrelay_test_support::faults::{Fault, Faults};
+use rig::{Options, Rig, attr, endpoint, payload_n, receive_count};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 #[tokio::test]
 async fn records_held_behind_a_failing_one_keep_their_whole_schedule() {
@@ -310,11 +127,87 @@ async fn jobs_that_cannot_be_signed_are_dead_at_once_and_the_endpoint_stays_heal
 }
 
 #[tokio::test]
-async fn the_attempt_log_counts_per_message() {
+async fn the_attempt_log_counts_per_message_and_once_per_receive() {
     let rig = Rig::new(false).await;
     let log = DynamoAttempts::new(rig.table.clone(), Arc::new(SystemClock));
-    assert_eq!(log.failed("m-1").await.unwrap(), Some(1));
-    assert_eq!(log.failed("m-1").await.unwrap(), Some(2));
-    assert_eq!(log.failed("m-2").await.unwrap(), Some(1));
-    assert_eq!(log.failed("m-1").await.unwrap(), Some(3));
+    // First receive's failure, then the second receive's attempt.
+    assert_eq!(log.count("m-1", 1).await.unwrap(), Some(1));
+    assert_eq!(log.count("m-1", 2).await.unwrap(), Some(2));
+    // The same receive again (a write repeated after a lost answer): no change.
+    assert_eq!(log.count("m-1", 2).await.unwrap(), Some(2));
+    assert_eq!(log.count("m-2", 1).await.unwrap(), Some(1), "per message");
+    assert_eq!(log.count("m-1", 4).await.unwrap(), Some(3));
+    // Nothing written before receive 3: both earlier receives count.
+    assert_eq!(log.count("m-3", 3).await.unwrap(), Some(3));
+    // A first receive without an attempt is not counted later.
+    log.not_attempted("m-4", 1).await.unwrap();
+    log.not_attempted("m-4", 2).await.unwrap();
+    assert_eq!(log.count("m-4", 3).await.unwrap(), Some(1));
+    assert_eq!(log.made("m-1", 5).await.unwrap(), Some(3));
+    assert_eq!(log.made("m-5", 1).await.unwrap(), Some(0));
+    assert_eq!(log.made("m-5", 2).await.unwrap(), None);
+}
+
+/// Issue 18: when the state table's write that counts an attempt fails (or
+/// its answer is lost), the job still gets exactly the attempts its
+/// schedule allows, and the dead letter's `hookrelay-attempts` is what the
+/// endpoint saw. The attempt log is the real adapter over moto, with
+/// faults injected into its DynamoDB calls.
+#[tokio::test]
+async fn a_schedule_never_runs_past_its_end_when_counting_fails() {
+    let cases = [
+        (
+            "the first receive's count fails",
+            1,
+            Some(Fault::Fail),
+            None,
+        ),
+        (
+            "the second receive's count fails",
+            2,
+            Some(Fault::Fail),
+            None,
+        ),
+        (
+            "the second receive's answer is lost",
+            2,
+            None,
+            Some(Fault::LoseAnswer),
+        ),
+    ];
+    for (case, in_round, every, next) in cases {
+        let faults = Faults::new("UpdateItem");
+        let rig = Rig::with(Options {
+            attempt_faults: Some(faults.clone()),
+            ..Options::default()
+        })
+        .await;
+        let ep = TestEndpoint::start().await;
+        ep.set_default(Reply::status(500));
+        rig.add_endpoint("crm", &endpoint(&ep.url(), r#"["5s","5s"]"#))
+            .await;
+        rig.publish("crm", 1).await;
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            assert!(rounds <= 8, "{case}: never dead-lettered");
+            if rounds == in_round {
+                faults.every(every);
+                if let Some(f) = next {
+                    faults.next(f);
+                }
+            }
+            let (_, failed) = rig.round(1).await;
+            faults.every(None);
+            if failed.is_empty() {
+                break;
+            }
+        }
+        assert!(faults.counts().1 > 0, "{case}: a fault was injected");
+        assert_eq!(ep.requests().len(), 3, "{case}: three attempts, no more");
+        let dead = rig.dead().await;
+        assert_eq!(dead.len(), 1, "{case}");
+        assert_eq!(attr(&dead[0], "hookrelay-reason"), "retries-exhausted");
+        assert_eq!(attr(&dead[0], "hookrelay-attempts"), "3", "{case}");
+    }
 }

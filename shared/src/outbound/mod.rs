@@ -6,4 +6,6 @@ pub mod netguard;
 pub mod transport;
 
 pub use netguard::NetworkPolicy;
-pub use transport::{AttemptError, HttpRequest, HttpResponse, ReqwestTransport, Transport};
+pub use transport::{
+    AttemptError, HttpRequest, HttpResponse, ReqwestTransport, Transport, header_is_sendable,
+};

@@ -22,6 +22,25 @@ pub struct HttpRequest {
     pub timeout: Duration,
 }
 
+impl HttpRequest {
+    /// The name of the first header that cannot be sent as it is (a name
+    /// that is not a token, a value with control characters).
+    pub fn unsendable_header(&self) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, v)| !header_is_sendable(k, v))
+            .map(|(k, _)| k.as_str())
+    }
+}
+
+/// Whether a header can be sent as it is: HTTP's rules for names, and
+/// values without control characters (the client would refuse the request,
+/// and that must not count as the endpoint's failure).
+pub fn header_is_sendable(name: &str, value: &str) -> bool {
+    http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+        && http::HeaderValue::from_str(value).is_ok()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
