@@ -28,8 +28,8 @@
 //! - [`aws`]: building SDK clients once, with one TLS stack;
 //! - [`clock`]: time as a port.
 //!
-//! Development: [`local_esm`], the local stand-in for Lambda's SQS event
-//! source mapping (`hookrelay dev`).
+//! The local stand-in for Lambda's SQS event source mapping (`hookrelay dev`)
+//! is development tooling: it is in the CLI (`hookrelay_cli::local_esm`).
 
 pub mod attempts;
 pub mod attributes;
@@ -46,7 +46,6 @@ pub mod health_store;
 pub mod job;
 pub mod js_stringify;
 pub mod json_pointer;
-pub mod local_esm;
 pub mod outbound;
 pub mod queue;
 pub mod retry;

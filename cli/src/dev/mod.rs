@@ -11,7 +11,7 @@ mod processes;
 mod provision;
 
 use clap::{Args, Subcommand};
-use hookrelay_shared::local_esm::{HttpInvoker, Invoke, Poller};
+use hookrelay_cli::local_esm::{HttpInvoker, Invoke, Poller};
 use processes::{Managed, path_with_venv, port_or_free, tool, wait_for_port, without_package_env};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

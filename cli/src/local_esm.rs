@@ -1,5 +1,5 @@
 //! A local stand-in for Lambda's SQS event source mapping, for `make dev`
-//! and the tests (moto has no event source mappings).
+//! (`hookrelay dev up`) and the tests (moto has no event source mappings).
 //!
 //! It does what the mapping does in AWS: long-polls a queue, invokes a
 //! function with the batch in the real SQS event shape (system attributes
@@ -31,7 +31,7 @@ pub struct HttpInvoker {
 
 impl HttpInvoker {
     pub fn new(runtime_api: &str, function: &str) -> Self {
-        crate::aws::install_crypto_provider();
+        hookrelay_shared::aws::install_crypto_provider();
         Self {
             client: reqwest::Client::new(),
             url: format!(

@@ -1,11 +1,11 @@
-//! The local event-source poller (`hookrelay_shared::local_esm`) against
+//! The local event-source poller (`hookrelay_cli::local_esm`) against
 //! moto's SQS: it must do what Lambda's SQS event source mapping does, since
 //! every local and moto-backed test of the functions relies on it.
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
-use hookrelay_shared::local_esm::{Invoke, Poller};
+use hookrelay_cli::local_esm::{Invoke, Poller};
 use hookrelay_test_support::moto;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
