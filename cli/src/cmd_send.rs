@@ -35,7 +35,12 @@ pub struct SendArgs {
 }
 
 pub async fn send(args: SendArgs) -> Result<ExitCode, String> {
-    let scheme = args.sig.compile()?;
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| parse_header(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    let scheme = args.sig.compile_for_request(&headers)?;
     let body = read_body(args.file.as_ref())?;
     let id = args
         .id
@@ -55,8 +60,7 @@ pub async fn send(args: SendArgs) -> Result<ExitCode, String> {
     let mut req = client
         .post(&args.url)
         .header("content-type", &args.content_type);
-    for h in &args.headers {
-        let (k, v) = parse_header(h)?;
+    for (k, v) in &headers {
         req = req.header(k, v.trim());
     }
     for (k, v) in &signed.headers {

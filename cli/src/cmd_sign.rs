@@ -81,13 +81,13 @@ pub fn parse_header(h: &str) -> Result<(String, String), String> {
 }
 
 pub fn verify(args: VerifyArgs) -> Result<ExitCode, String> {
-    let scheme = args.sig.compile()?;
-    let body = read_body(args.file.as_ref())?;
     let headers = args
         .headers
         .iter()
         .map(|h| parse_header(h))
         .collect::<Result<Vec<_>, _>>()?;
+    let scheme = args.sig.compile_for_request(&headers)?;
+    let body = read_body(args.file.as_ref())?;
     match scheme.verify(&headers, &body, at(args.now)?) {
         Ok(v) => {
             match v.client_id {

@@ -1,9 +1,9 @@
 //! `hookrelay`: the command line for integrators and operators.
 
-mod cmd_config;
 mod cmd_queue;
 mod cmd_send;
 mod cmd_sign;
+mod config;
 mod context;
 mod dev;
 mod input;
@@ -51,10 +51,10 @@ enum Command {
     Dlq(cmd_queue::DlqCommand),
     /// Manage subscriber endpoints: add, list, show, update, disable, enable, rotate-key, delete.
     #[command(subcommand)]
-    Endpoints(cmd_config::EndpointsCommand),
+    Endpoints(config::endpoints::EndpointsCommand),
     /// Manage sources (platforms that send to /webhooks/NAME): add, list, show, update, rotate-key, delete.
     #[command(subcommand)]
-    Sources(cmd_config::SourcesCommand),
+    Sources(config::sources::SourcesCommand),
     /// Run the whole pipeline on this machine (`make dev`).
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -78,8 +78,8 @@ async fn main() -> ExitCode {
                 Command::Publish(args) => cmd_queue::publish(&ctx, args).await,
                 Command::Queue(cmd) => cmd_queue::queue(&ctx, cmd).await,
                 Command::Dlq(cmd) => cmd_queue::dlq(&ctx, cmd).await,
-                Command::Endpoints(cmd) => cmd_config::endpoints(&ctx, cmd).await,
-                Command::Sources(cmd) => cmd_config::sources(&ctx, cmd).await,
+                Command::Endpoints(cmd) => config::endpoints::run(&ctx, cmd).await,
+                Command::Sources(cmd) => config::sources::run(&ctx, cmd).await,
                 _ => unreachable!("handled above"),
             },
         },

@@ -128,3 +128,42 @@ fn every_platform_sample_verifier_accepts_hookrelay_sign() {
         }
     }
 }
+
+/// `verify --scheme leaddone --key K -H 'X-Webhook-ClientId: c1' ...`: the
+/// key belongs to the client the request names when `--client-id` is not
+/// given; without either, the error says that the client is missing.
+#[test]
+fn leaddone_verify_takes_the_client_from_the_request() {
+    let input = platforms::input("leaddone");
+    let (lang, script) = platforms::scripts("leaddone", "sign").remove(0);
+    let sent = platforms::sign(&script, &lang, &input, &[("FIXTURE_KEY", KEY)]);
+    let args = |with_client: bool| {
+        let mut a = vec![
+            "verify".to_string(),
+            "--scheme".into(),
+            "leaddone".into(),
+            "--key".into(),
+            KEY.into(),
+        ];
+        for (k, v) in &sent.headers {
+            if with_client || !k.eq_ignore_ascii_case("x-webhook-clientid") {
+                a.extend(["-H".to_string(), format!("{k}: {v}")]);
+            }
+        }
+        a
+    };
+    let (code, out) = hookrelay(&args(true), sent.body.as_bytes());
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("client {}", platforms::LEADDONE_CLIENT)),
+        "{out}"
+    );
+
+    let (code, out) = hookrelay(&args(false), sent.body.as_bytes());
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("--client-id") && out.contains("X-Webhook-ClientId"),
+        "{out}"
+    );
+    assert!(!out.contains("needs at least one key"), "{out}");
+}

@@ -207,9 +207,14 @@ pub fn valid_source_name(name: &str) -> bool {
         && !name.starts_with('.')
 }
 
+/// Where sources' configurations are: `<prefix>/sources/`.
+pub fn secret_prefix(prefix: &str) -> String {
+    format!("{}/sources/", prefix.trim_end_matches('/'))
+}
+
 /// Secret name of a source's configuration.
 pub fn secret_name(prefix: &str, source: &str) -> String {
-    format!("{}/sources/{source}", prefix.trim_end_matches('/'))
+    format!("{}{source}", secret_prefix(prefix))
 }
 
 #[cfg(test)]

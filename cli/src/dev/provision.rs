@@ -107,7 +107,10 @@ pub async fn secrets(
             for (k, v) in vars {
                 text = text.replace(&format!("${{{k}}}"), v);
             }
-            let secret = format!("{prefix}/{kind}/{name}");
+            let secret = match kind {
+                "sources" => hookrelay_shared::source::secret_name(prefix, &name),
+                _ => hookrelay_shared::endpoint::secret_name(prefix, &name),
+            };
             let created = sm
                 .create_secret()
                 .name(&secret)

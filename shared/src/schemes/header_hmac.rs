@@ -335,7 +335,12 @@ impl LeadDone {
                 .or_insert_with(|| signing_keys.clone());
         }
         if clients.is_empty() {
-            return Err(ConfigError::NoKeys(SchemeName::Leaddone));
+            // Keys without the client they belong to are not "no keys".
+            return Err(if signing_keys.is_empty() {
+                ConfigError::NoKeys(SchemeName::Leaddone)
+            } else {
+                ConfigError::NoClient
+            });
         }
         // With exactly one client configured, it is also who we sign as.
         let (client_id, signing_keys) = match (&cfg.client_id, signing_keys.is_empty()) {

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-pub use header_hmac::Template;
+pub use header_hmac::{LEADDONE_CLIENT_HEADER, Template};
 
 /// Default window for timestamped schemes, as Stripe and Standard Webhooks use.
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(300);
@@ -387,6 +387,11 @@ pub enum ConfigError {
     },
     #[error("scheme `{0}` needs at least one key")]
     NoKeys(SchemeName),
+    /// LeadDone keys belong to a client: `keys` without `client_id`.
+    #[error(
+        "scheme `leaddone` has keys but not the client they belong to: add `client_id`, or use `clients` {{\"<id>\": [keys]}}"
+    )]
+    NoClient,
     #[error("invalid key: {0}")]
     InvalidKey(String),
     #[error("invalid {param}: {reason}")]

@@ -567,6 +567,15 @@ fn configuration_is_validated() {
         err(r#"{"scheme":"github","keys":[]}"#),
         ConfigError::NoKeys(SchemeName::Github)
     );
+    // LeadDone: a key without its client names the client as what is missing.
+    assert_eq!(
+        err(r#"{"scheme":"leaddone","keys":["k"]}"#),
+        ConfigError::NoClient
+    );
+    assert_eq!(
+        err(r#"{"scheme":"leaddone"}"#),
+        ConfigError::NoKeys(SchemeName::Leaddone)
+    );
     assert!(matches!(
         err(r#"{"scheme":"hmac","keys":["k"],"template":"{timestamp}.{body}"}"#),
         ConfigError::Invalid { .. }
