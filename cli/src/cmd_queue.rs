@@ -3,11 +3,15 @@
 use crate::context::Context;
 use crate::input::read_body;
 use aws_sdk_sqs::error::DisplayErrorContext;
-use aws_sdk_sqs::types::{Message, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, Message, MessageSystemAttributeName,
+    QueueAttributeName,
+};
 use clap::{Args, Subcommand};
 use hookrelay_shared::event::Event;
 use hookrelay_shared::job::{ATTR_ENDPOINT, ATTR_EVENT_TYPE, DeliveryJob};
-use hookrelay_shared::queue::{OutgoingMessage, Queue, SqsQueue};
+use hookrelay_shared::queue::{OutgoingMessage, Queue, SqsQueue, send_all};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -18,18 +22,29 @@ pub struct PublishArgs {
     /// Deliver to this endpoint directly (a job on the outbound queue).
     /// Without it, the event goes to the events queue and the router fans it
     /// out to every subscribed endpoint.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "jsonl")]
     pub endpoint: Option<String>,
     /// Event type, e.g. order.created.
-    #[arg(long = "event")]
-    pub event_type: String,
+    #[arg(
+        long = "event",
+        required_unless_present = "jsonl",
+        conflicts_with = "jsonl"
+    )]
+    pub event_type: Option<String>,
     /// Id: the job id with --endpoint, else the event id (jobs derive theirs from it).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "jsonl")]
     pub id: Option<String>,
     /// Queue URL instead of OUTBOUND_QUEUE_URL / EVENTS_QUEUE_URL.
-    #[arg(long = "queue-url")]
+    #[arg(long = "queue-url", conflicts_with = "jsonl")]
     pub queue_url: Option<String>,
+    /// JSON Lines (`-`: standard input): one delivery job or event a line, in
+    /// the message shapes of the README (a line with `endpoint` is a job,
+    /// one with `type` an event; `version`, `id` and `created_at` may be
+    /// left out). Sent with SendMessageBatch; one result line per line.
+    #[arg(long, value_name = "FILE")]
+    pub jsonl: Option<PathBuf>,
     /// JSON payload; `-` or nothing reads standard input.
+    #[arg(conflicts_with = "jsonl")]
     pub file: Option<PathBuf>,
 }
 
@@ -70,14 +85,19 @@ pub struct PeekArgs {
 
 #[derive(Subcommand)]
 pub enum DlqCommand {
-    /// Show parked messages with the reason they were parked.
+    /// Show parked messages with the reason they were parked, and how many
+    /// there are. Listing receives them (hidden meanwhile, for at most two
+    /// minutes) and makes them visible again at once.
     List {
         /// The queue whose dead-letter queue to show: outbound, inbound, events.
         #[arg(long, default_value = "outbound")]
         queue: String,
         /// At most this many messages.
-        #[arg(long, default_value_t = 10)]
-        max: usize,
+        #[arg(long, alias = "max", default_value_t = 10)]
+        limit: usize,
+        /// Every message (overrides --limit).
+        #[arg(long)]
+        all: bool,
     },
     /// Move parked messages back to their source queue.
     Redrive {
@@ -102,56 +122,69 @@ fn sdk_err<E: std::error::Error + 'static, R: std::fmt::Debug>(
     DisplayErrorContext(&e).to_string()
 }
 
+/// A job as `publish` and the router put it on the outbound queue: one
+/// ordered group per endpoint (FIFO), the job id as deduplication id.
+fn job_message(job: &DeliveryJob) -> Result<OutgoingMessage, String> {
+    let text = serde_json::to_string(job).map_err(|e| e.to_string())?;
+    let mut m = OutgoingMessage::new(text)
+        .attribute(ATTR_EVENT_TYPE, job.event_type.clone())
+        .attribute(ATTR_ENDPOINT, job.endpoint.clone());
+    m.group_id = Some(job.endpoint.clone());
+    m.dedup_id = Some(job.id.clone());
+    Ok(m)
+}
+
+/// An event for the events queue, with an id (a new `evt_` one when it has
+/// none) that is also its FIFO deduplication id.
+fn event_message(event: &mut Event) -> Result<OutgoingMessage, String> {
+    let id = event
+        .id
+        .get_or_insert_with(|| format!("evt_{}", uuid::Uuid::new_v4().simple()))
+        .clone();
+    let text = serde_json::to_string(&event).map_err(|e| e.to_string())?;
+    let mut m = OutgoingMessage::new(text).attribute(ATTR_EVENT_TYPE, event.event_type.clone());
+    m.group_id = Some("events".into());
+    m.dedup_id = Some(id);
+    Ok(m)
+}
+
 pub async fn publish(ctx: &Context, args: PublishArgs) -> Result<ExitCode, String> {
+    if let Some(path) = &args.jsonl {
+        return publish_lines(ctx, path).await;
+    }
+    let event_type = args.event_type.clone().ok_or("--event is required")?;
     let body = read_body(args.file.as_ref())?;
     let text = String::from_utf8(body).map_err(|_| "the payload is not UTF-8".to_string())?;
     let payload: Box<RawValue> =
         serde_json::from_str(text.trim()).map_err(|e| format!("the payload is not JSON: {e}"))?;
     let client = sqs(ctx).await;
-    // (queue, message, description); the message carries the FIFO group and
-    // deduplication id, used when the queue is FIFO.
+    let queue_or = |role: &str| match &args.queue_url {
+        Some(u) => Ok(u.clone()),
+        None => ctx.queue_url(role),
+    };
     let (queue, message, what) = match &args.endpoint {
         Some(endpoint) => {
             let mut job = DeliveryJob::new(
                 endpoint,
-                &args.event_type,
+                &event_type,
                 payload,
                 time::OffsetDateTime::now_utc(),
             );
             if let Some(id) = &args.id {
                 job.id = id.clone();
             }
-            let queue = match &args.queue_url {
-                Some(u) => u.clone(),
-                None => ctx.queue_url("outbound")?,
-            };
-            let text = serde_json::to_string(&job).map_err(|e| e.to_string())?;
-            let mut m = OutgoingMessage::new(text)
-                .attribute(ATTR_EVENT_TYPE, args.event_type.clone())
-                .attribute(ATTR_ENDPOINT, endpoint.clone());
-            // As the router does: one ordered group per endpoint, the job id
-            // as deduplication id.
-            m.group_id = Some(endpoint.clone());
-            m.dedup_id = Some(job.id.clone());
-            (queue, m, format!("job {} for endpoint {endpoint}", job.id))
+            let what = format!("job {} for endpoint {endpoint}", job.id);
+            (queue_or("outbound")?, job_message(&job)?, what)
         }
         None => {
-            let mut event = Event::new(&args.event_type, payload);
-            let id = args
-                .id
-                .clone()
-                .unwrap_or_else(|| format!("evt_{}", uuid::Uuid::new_v4().simple()));
-            event.id = Some(id.clone());
-            let queue = match &args.queue_url {
-                Some(u) => u.clone(),
-                None => ctx.queue_url("events")?,
-            };
-            let text = serde_json::to_string(&event).map_err(|e| e.to_string())?;
-            let mut m =
-                OutgoingMessage::new(text).attribute(ATTR_EVENT_TYPE, args.event_type.clone());
-            m.group_id = Some("events".into());
-            m.dedup_id = Some(id.clone());
-            (queue, m, format!("event {id} ({})", args.event_type))
+            let mut event = Event::new(&event_type, payload);
+            event.id = args.id.clone();
+            let message = event_message(&mut event)?;
+            let what = format!(
+                "event {} ({event_type})",
+                event.id.as_deref().unwrap_or_default()
+            );
+            (queue_or("events")?, message, what)
         }
     };
     let message_id = SqsQueue::new(client, queue)
@@ -160,6 +193,150 @@ pub async fn publish(ctx: &Context, args: PublishArgs) -> Result<ExitCode, Strin
         .map_err(|e| e.to_string())?;
     println!("queued {what} (message {message_id})");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A delivery job as a JSON line: the README's shape, with `version`, `id`
+/// and `created_at` optional (a new id, now).
+#[derive(Deserialize)]
+struct JobLine {
+    #[serde(default)]
+    version: Option<u32>,
+    #[serde(default)]
+    id: Option<String>,
+    endpoint: String,
+    event_type: String,
+    payload: Box<RawValue>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    created_at: Option<time::OffsetDateTime>,
+    #[serde(default)]
+    event_id: Option<String>,
+}
+
+/// What a JSON line becomes: a message for the outbound (job) or events
+/// queue, and how the result line names it.
+#[derive(Debug)]
+pub struct LineMessage {
+    pub to_outbound: bool,
+    pub message: OutgoingMessage,
+    pub what: String,
+}
+
+/// Parses one JSON line: a line with `endpoint` is a job, one without an
+/// event (`type`).
+pub fn parse_line(line: &str, now: time::OffsetDateTime) -> Result<LineMessage, String> {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        endpoint: Option<serde::de::IgnoredAny>,
+    }
+    let probe: Probe = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let version_ok = |v: Option<u32>, want: u32| match v {
+        Some(v) if v != want => Err(format!("version {v} is not supported (only {want})")),
+        _ => Ok(()),
+    };
+    if probe.endpoint.is_some() {
+        let j: JobLine = serde_json::from_str(line).map_err(|e| format!("not a job: {e}"))?;
+        version_ok(j.version, hookrelay_shared::job::JOB_VERSION)?;
+        if !hookrelay_shared::endpoint::valid_endpoint_name(&j.endpoint) {
+            return Err(format!("invalid endpoint name {:?}", j.endpoint));
+        }
+        let mut job = DeliveryJob::new(
+            &j.endpoint,
+            &j.event_type,
+            j.payload,
+            j.created_at.unwrap_or(now),
+        );
+        if let Some(id) = j.id {
+            job.id = id;
+        }
+        job.event_id = j.event_id;
+        Ok(LineMessage {
+            to_outbound: true,
+            message: job_message(&job)?,
+            what: format!("job {} for endpoint {}", job.id, job.endpoint),
+        })
+    } else {
+        let mut event: Event =
+            serde_json::from_str(line).map_err(|e| format!("not a job or an event: {e}"))?;
+        version_ok(Some(event.version), hookrelay_shared::event::EVENT_VERSION)?;
+        let message = event_message(&mut event)?;
+        Ok(LineMessage {
+            to_outbound: false,
+            what: format!(
+                "event {} ({})",
+                event.id.as_deref().unwrap_or_default(),
+                event.event_type
+            ),
+            message,
+        })
+    }
+}
+
+/// `publish --jsonl`: every line parsed first; the valid ones sent with
+/// SendMessageBatch (ten a call), in the file's order on FIFO queues; one
+/// result per line. Exit 1 when any line was not queued.
+async fn publish_lines(ctx: &Context, path: &PathBuf) -> Result<ExitCode, String> {
+    let text = String::from_utf8(read_body(Some(path))?)
+        .map_err(|_| "the JSON Lines input is not UTF-8".to_string())?;
+    let now = time::OffsetDateTime::now_utc();
+    // (line number, parsed) for every non-blank line.
+    let lines: Vec<(usize, Result<LineMessage, String>)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, parse_line(l.trim(), now)))
+        .collect();
+    let client = sqs(ctx).await;
+    // Per line: what was queued (with its message id), or why not.
+    let mut results: Vec<Result<String, String>> = lines
+        .iter()
+        .map(|(_, p)| match p {
+            Ok(_) => Err("no answer".to_string()),
+            Err(e) => Err(e.clone()),
+        })
+        .collect();
+    for to_outbound in [true, false] {
+        let picked: Vec<usize> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, p))| p.as_ref().is_ok_and(|m| m.to_outbound == to_outbound))
+            .map(|(i, _)| i)
+            .collect();
+        if picked.is_empty() {
+            continue;
+        }
+        let url = ctx.queue_url(if to_outbound { "outbound" } else { "events" })?;
+        let queue = SqsQueue::new(client.clone(), url);
+        // One call at a time on a FIFO queue, so the file's order is the queue's.
+        let in_flight = if queue.is_fifo() { 1 } else { 4 };
+        let messages = picked
+            .iter()
+            .filter_map(|&i| lines[i].1.as_ref().ok().map(|m| m.message.clone()))
+            .collect();
+        let sent = send_all(&queue, messages, in_flight).await;
+        for (&i, r) in picked.iter().zip(sent) {
+            let what = lines[i].1.as_ref().map(|m| m.what.as_str()).unwrap_or("");
+            results[i] = r
+                .map(|id| format!("{what} (message {id})"))
+                .map_err(|e| e.to_string());
+        }
+    }
+    let mut queued = 0;
+    for ((n, _), result) in lines.iter().zip(&results) {
+        match result {
+            Ok(done) => {
+                queued += 1;
+                println!("line {n}: queued {done}");
+            }
+            Err(e) => println!("line {n}: not queued: {e}"),
+        }
+    }
+    println!("{queued} of {} line(s) queued", lines.len());
+    Ok(if queued == lines.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Receives up to `max` messages without hiding them (visibility 0). A
@@ -196,6 +373,98 @@ async fn peek_messages(
             break;
         }
     }
+    Ok(out)
+}
+
+/// How many messages a queue holds (SQS's approximate count: visible and
+/// in flight).
+async fn message_count(client: &aws_sdk_sqs::Client, url: &str) -> Result<usize, String> {
+    let out = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .map_err(sdk_err)?;
+    let attrs = out.attributes();
+    let get = |k: QueueAttributeName| {
+        attrs
+            .and_then(|a| a.get(&k))
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
+    Ok(get(QueueAttributeName::ApproximateNumberOfMessages)
+        + get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+}
+
+/// How long listed messages stay hidden while the listing pages on.
+const LISTING_VISIBILITY_SECS: i32 = 120;
+
+/// Receives up to `limit` messages (all with `None`), paging by keeping the
+/// ones already received hidden, then makes them all visible again. A
+/// visibility-0 receive cannot page: it keeps returning the same messages.
+async fn list_messages(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+    limit: Option<usize>,
+) -> Result<Vec<Message>, String> {
+    let mut seen = BTreeSet::new();
+    let mut out: Vec<Message> = Vec::new();
+    let listed = async {
+        loop {
+            let want = limit.map_or(10, |l| l.saturating_sub(out.len()).min(10));
+            if want == 0 {
+                return Ok::<(), String>(());
+            }
+            let resp = client
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(want as i32)
+                .visibility_timeout(LISTING_VISIBILITY_SECS)
+                // Long polling: a short poll of a standard queue can come
+                // back empty while messages remain.
+                .wait_time_seconds(1)
+                .message_attribute_names("All")
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            let before = out.len();
+            for m in resp.messages.unwrap_or_default() {
+                if seen.insert(m.message_id.clone().unwrap_or_default()) {
+                    out.push(m);
+                }
+            }
+            if out.len() == before {
+                return Ok(());
+            }
+        }
+    }
+    .await;
+    // Visible again, whether or not the listing finished.
+    for chunk in out.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle()?)
+                    .visibility_timeout(0)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        client
+            .change_message_visibility_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+    }
+    listed?;
     Ok(out)
 }
 
@@ -302,10 +571,15 @@ async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, St
 pub async fn dlq(ctx: &Context, cmd: DlqCommand) -> Result<ExitCode, String> {
     let client = sqs(ctx).await;
     match cmd {
-        DlqCommand::List { queue, max } => {
+        DlqCommand::List { queue, limit, all } => {
             let url = ctx.queue_url(&dlq_of(&queue))?;
-            let msgs = peek_messages(&client, &url, max).await?;
-            println!("{} message(s) parked in {}", msgs.len(), dlq_of(&queue));
+            let total = message_count(&client, &url).await?;
+            let msgs = list_messages(&client, &url, (!all).then_some(limit)).await?;
+            println!(
+                "{} of {total} message(s) parked in {}",
+                msgs.len(),
+                dlq_of(&queue)
+            );
             for m in &msgs {
                 print_message(m, false);
             }

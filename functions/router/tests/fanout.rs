@@ -5,9 +5,9 @@
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use hookrelay_cli::local_esm::{Invoke, Poller};
 use hookrelay_shared::clock::{Clock, ManualClock, SystemClock};
 use hookrelay_shared::job::DeliveryJob;
-use hookrelay_cli::local_esm::{Invoke, Poller};
 use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, QueueError, SqsQueue};
 use hookrelay_shared::secrets::{CacheSettings, SecretsManager};
 use hookrelay_shared::state_table::StateTable;

@@ -6,9 +6,9 @@
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use hookrelay_cli::local_esm::{Invoke, PollReport, Poller};
 use hookrelay_shared::clock::SystemClock;
 use hookrelay_shared::health::{EndpointHealth, LogNotifier, NoHealthTracking, Notifier};
-use hookrelay_cli::local_esm::{Invoke, PollReport, Poller};
 use hookrelay_shared::outbound::{NetworkPolicy, ReqwestTransport};
 use hookrelay_shared::queue::{MessageControl, QueueError, SqsQueue};
 use hookrelay_shared::secrets::SecretsManager;
