@@ -189,11 +189,22 @@ pub struct HealthState {
         skip_serializing_if = "Option::is_none"
     )]
     pub replaying_since: Option<OffsetDateTime>,
+    /// How many replays have finished (enables that returned the endpoint
+    /// to normal delivery). A sender parks a job of an endpoint switched off
+    /// in its configuration only if no replay finished since the state it
+    /// decided on (see `state_table::ParkWhile`): its view of the
+    /// configuration is then older than the enable.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub enables: u64,
     /// Successful attempts per hour (unix time / 3600). Not part of the JSON
     /// state: the store keeps them in counters next to it that senders add
     /// to atomically, so counting a success never needs a conditional write.
     #[serde(skip)]
     pub successes: BTreeMap<i64, u32>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Whether an endpoint's jobs are delivered or parked.
@@ -402,7 +413,9 @@ impl HealthState {
 
     /// The parked backlog is replayed: normal delivery.
     pub fn finish_replay(&mut self) {
-        self.replaying_since = None;
+        if self.replaying_since.take().is_some() {
+            self.enables = self.enables.saturating_add(1);
+        }
     }
 }
 
@@ -418,6 +431,15 @@ pub enum ParkError {
     NoStateTable,
     #[error("the state table is unavailable: {0}")]
     Unavailable(String),
+    /// The job was to be parked because the endpoint is switched off in
+    /// the sender's view of its configuration, but an enable finished
+    /// after that view: parking it now would leave it behind a replay that
+    /// is over. Not parked; it goes to the dead-letter queue instead.
+    #[error(
+        "the endpoint was enabled (its parked jobs replayed) while this job was being parked for it \
+         as switched off: not parked, so that it cannot be left behind; redrive it"
+    )]
+    EnabledMeanwhile,
 }
 
 /// How a job is parked: `always` parks even when the endpoint's state says
@@ -711,8 +733,12 @@ mod tests {
         assert!(!s.is_disabled());
         assert_eq!(s.parking(), Parking::Replaying, "new jobs still park");
         assert!(s.first_failure_at.is_none() && s.buckets.is_empty() && s.successes.is_empty());
+        assert_eq!(s.enables, 0);
         s.finish_replay();
         assert_eq!(s.parking(), Parking::No);
+        assert_eq!(s.enables, 1, "a finished replay is counted");
+        s.finish_replay();
+        assert_eq!(s.enables, 1, "once");
     }
 
     #[test]

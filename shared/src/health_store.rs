@@ -15,7 +15,7 @@ use crate::health::{
 };
 use crate::job::DeliveryJob;
 use crate::queue::{MAX_BATCH, OutgoingMessage, Queue};
-use crate::state_table::StateTable;
+use crate::state_table::{ParkWhile, StateTable};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -26,6 +26,12 @@ pub use crate::attributes::REPLAY_SEQ;
 
 /// Parked jobs are kept this long (SQS's own maximum retention).
 pub const PARKED_RETENTION: Duration = Duration::from_secs(14 * 86_400);
+
+/// How long a sender instance uses an endpoint's state before reading it
+/// again (one read per endpoint per period on the delivery path). An
+/// enable waits longer than this before it replays, so that no sender
+/// still delivers new jobs ahead of the backlog.
+pub const STATE_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Successes counted by this instance and not yet added to the table.
 struct Pending {
@@ -53,7 +59,7 @@ impl DynamoHealth {
         Self {
             table,
             clock,
-            cache_ttl: Duration::from_secs(5),
+            cache_ttl: STATE_CACHE_TTL,
             flush_every: Duration::from_secs(60),
             cache: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
@@ -206,43 +212,42 @@ impl EndpointHealth for DynamoHealth {
             .current(job.endpoint)
             .await
             .map_err(ParkError::Unavailable)?;
-        // A cached "replaying" may be stale; the conditional park finds out
-        // and the state is read again, at most a few times.
+        // The replays finished as of the state this decision started from:
+        // a job parked because the caller sees the endpoint switched off
+        // must not be parked behind a replay that finished after that.
+        let decided = state.enables;
+        // Every park is conditional on what it was decided from still
+        // holding (the cached state may be seconds old); when it does not,
+        // the state is read again and the decision made again.
         for _ in 0..3 {
-            match state.parking() {
-                Parking::Disabled(_) => {
-                    self.table
-                        .park(job.endpoint, job.job_id, job.body, job.created_at, expires)
-                        .await?;
-                    return Ok(true);
-                }
-                Parking::Replaying => {
-                    if self
-                        .table
-                        .park_while_replaying(
-                            job.endpoint,
-                            job.job_id,
-                            job.body,
-                            job.created_at,
-                            expires,
-                        )
-                        .await?
-                    {
-                        return Ok(true);
-                    }
-                    state = self
-                        .fresh(job.endpoint)
-                        .await
-                        .map_err(ParkError::Unavailable)?;
-                }
+            let while_ = match state.parking() {
+                Parking::Disabled(_) | Parking::Replaying => ParkWhile::Parking,
                 Parking::No if job.always => {
-                    self.table
-                        .park(job.endpoint, job.job_id, job.body, job.created_at, expires)
-                        .await?;
-                    return Ok(true);
+                    if state.enables != decided {
+                        return Err(ParkError::EnabledMeanwhile);
+                    }
+                    ParkWhile::SwitchedOff { enables: decided }
                 }
                 Parking::No => return Ok(false),
+            };
+            if self
+                .table
+                .park_if(
+                    job.endpoint,
+                    job.job_id,
+                    job.body,
+                    job.created_at,
+                    expires,
+                    while_,
+                )
+                .await?
+            {
+                return Ok(true);
             }
+            state = self
+                .fresh(job.endpoint)
+                .await
+                .map_err(ParkError::Unavailable)?;
         }
         Err(ParkError::Unavailable(format!(
             "the state of {} keeps changing",
@@ -366,16 +371,6 @@ pub async fn replay_parked(
     }
 }
 
-/// What [`enable_and_replay`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Enabled {
-    pub was_disabled: bool,
-    pub replayed: usize,
-    /// The endpoint was disabled again while replaying (e.g. it answered
-    /// 410): the rest stays parked, in order, for the next enable.
-    pub disabled_again: Option<Disabled>,
-}
-
 /// First step of an enable: clears the disable into the replaying state,
 /// in which senders keep parking new jobs. Returns whether it was disabled.
 pub async fn begin_replay(
@@ -445,24 +440,6 @@ pub async fn finish_replay(
         .await?;
     replayed += replay_parked(table, endpoint, outbound).await?;
     Ok((replayed, state.disabled))
-}
-
-/// Re-enables an endpoint and replays what was parked while it was off, in
-/// the order the jobs were created; new jobs are parked behind the backlog
-/// until it is replayed ([`begin_replay`], then [`finish_replay`]).
-pub async fn enable_and_replay(
-    table: &StateTable,
-    endpoint: &str,
-    outbound: &dyn Queue,
-    settle: Duration,
-) -> Result<Enabled, String> {
-    let was_disabled = begin_replay(table, endpoint, table.now()).await?;
-    let (replayed, disabled_again) = finish_replay(table, endpoint, outbound, settle).await?;
-    Ok(Enabled {
-        was_disabled,
-        replayed,
-        disabled_again,
-    })
 }
 
 /// Manual disable: the same state and parking as an automatic one. Returns

@@ -25,6 +25,7 @@
 //! - [`state_table`], [`health_store`]: the DynamoDB state table, health
 //!   on it, parking and replay, the SNS notifier;
 //! - [`attempts`]: real delivery attempts per message (the receive count overcounts);
+//! - [`enable`]: enabling an endpoint as one unit (begin the replay, switch on, wait, replay);
 //! - [`aws`]: building SDK clients once, with one TLS stack;
 //! - [`clock`]: time as a port.
 //!
@@ -37,6 +38,7 @@ pub mod aws;
 pub mod clock;
 pub mod config_error;
 pub mod dead_letter;
+pub mod enable;
 pub mod endpoint;
 pub mod env;
 pub mod envelope;

@@ -13,11 +13,12 @@
 //! concurrent sender instances can never lose a transition: the loser
 //! re-reads and re-applies. Some writes skip the read-modify-write and use
 //! an atomic `ADD` instead: adding successes to the `ok_<hour>` counters
-//! (so counting them needs no conditional write), and parking a job while
-//! the endpoint replays. Each of those also bumps `counts_rev`, and the
-//! read-modify-write is conditional on it too: it writes the whole item
-//! back, so it must not overwrite an `ADD` it did not see; and the end of
-//! a replay thereby knows that no job was parked behind it.
+//! (so counting them needs no conditional write), and parking a job (in a
+//! transaction conditional on the endpoint still parking, [`ParkWhile`]).
+//! Each of those also bumps `counts_rev`, and the read-modify-write is
+//! conditional on it too: it writes the whole item back, so it must not
+//! overwrite an `ADD` it did not see; and the end of a replay thereby knows
+//! that no job was parked behind it.
 //! `expires_at` is the table's TTL attribute.
 
 use crate::clock::{Clock, SystemClock};
@@ -39,6 +40,23 @@ const OK_PREFIX: &str = "ok_";
 /// DynamoDB's item size limit is 400 KB (attribute names and values); a
 /// parked job also holds its keys, id and expiry, so the body gets a bit less.
 pub const MAX_PARKED_BODY_BYTES: usize = 400 * 1024 - 2 * 1024;
+
+/// What must still hold, in the same transaction, for a job to be parked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParkWhile {
+    /// The endpoint replays its parked jobs (new ones wait behind them).
+    Replaying,
+    /// The endpoint is disabled or replaying: a sender's cached "disabled"
+    /// may be seconds old, and the replay may have ended since.
+    Parking,
+    /// The endpoint is switched off in its configuration, which the table
+    /// does not know: it parks unless it is disabled or replaying, or no
+    /// replay finished since the state (`enables`, see
+    /// [`HealthState::enables`]) the sender decided with. An enable
+    /// switches the configuration on before its replay finishes, so a
+    /// sender that still sees it off after that is looking at an old copy.
+    SwitchedOff { enables: u64 },
+}
 
 #[derive(Clone)]
 pub struct StateTable {
@@ -204,6 +222,7 @@ impl StateTable {
                 "replaying",
                 AttributeValue::Bool(state.replaying_since.is_some()),
             )
+            .item("enables", n(state.enables))
             .item("updated_at", s(crate::clock::iso_millis(self.clock.now())))
             .expression_attribute_names("#rev", "rev")
             .expression_attribute_names("#counts", "counts_rev");
@@ -391,38 +410,21 @@ impl StateTable {
     }
 
     /// Parks a job until its endpoint is enabled again, keyed by its
-    /// creation time so the replay restores that order. Idempotent for the
-    /// same job.
-    pub async fn park(
+    /// creation time so the replay restores that order; idempotent for the
+    /// same job. One transaction writes the job and bumps the health item's
+    /// `counts_rev` on condition `while_` still holds, so that a park can
+    /// never land after the replay that should take it ended: the replay's
+    /// end is conditional on `counts_rev`, and once it has ended the
+    /// condition fails. `Ok(false)`: it does not hold, nothing was written
+    /// (read the state again).
+    pub async fn park_if(
         &self,
         endpoint: &str,
         job_id: &str,
         body: &str,
         created_at: OffsetDateTime,
         expires_at: OffsetDateTime,
-    ) -> Result<(), ParkError> {
-        let item = self.parked_item(endpoint, job_id, body, created_at, expires_at)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| ParkError::Unavailable(err(e)))?;
-        Ok(())
-    }
-
-    /// Parks a job while the endpoint replays: in one transaction with
-    /// bumping `counts_rev`, on condition that the endpoint is still
-    /// replaying. `Ok(false)`: it is not replaying any more, nothing was
-    /// written (deliver the job instead).
-    pub async fn park_while_replaying(
-        &self,
-        endpoint: &str,
-        job_id: &str,
-        body: &str,
-        created_at: OffsetDateTime,
-        expires_at: OffsetDateTime,
+        while_: ParkWhile,
     ) -> Result<bool, ParkError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         let item = self.parked_item(endpoint, job_id, body, created_at, expires_at)?;
@@ -432,16 +434,38 @@ impl StateTable {
             .set_item(Some(item))
             .build()
             .map_err(build)?;
-        let bump = Update::builder()
+        let mut bump = Update::builder()
             .table_name(&self.table)
             .key("pk", s(endpoint_pk(endpoint)))
             .key("sk", s("health"))
-            .update_expression("ADD #counts :one")
-            .condition_expression("#replaying = :yes")
+            // `endpoint` lets `all_health` list an item this creates.
+            .update_expression("SET #endpoint = :endpoint ADD #counts :one")
+            .expression_attribute_names("#endpoint", "endpoint")
             .expression_attribute_names("#counts", "counts_rev")
-            .expression_attribute_names("#replaying", "replaying")
+            .expression_attribute_values(":endpoint", s(endpoint))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_names("#replaying", "replaying")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true));
+        let parking = "#disabled = :yes OR #replaying = :yes";
+        let condition = match while_ {
+            ParkWhile::Replaying => "#replaying = :yes".to_string(),
+            ParkWhile::Parking => parking.to_string(),
+            ParkWhile::SwitchedOff { enables } => {
+                bump = bump
+                    .expression_attribute_names("#enables", "enables")
+                    .expression_attribute_values(":enables", n(enables));
+                if enables == 0 {
+                    format!("{parking} OR attribute_not_exists(#enables) OR #enables = :enables")
+                } else {
+                    format!("{parking} OR #enables = :enables")
+                }
+            }
+        };
+        if condition.contains("#disabled") {
+            bump = bump.expression_attribute_names("#disabled", "disabled");
+        }
+        let bump = bump
+            .condition_expression(condition)
             .build()
             .map_err(build)?;
         let out = self
@@ -454,19 +478,41 @@ impl StateTable {
         match out {
             Ok(_) => Ok(true),
             Err(e) => {
-                // The health item's condition failed: the replay is over.
-                let not_replaying = matches!(
+                // The health item's condition failed: the state has moved on.
+                let refused = matches!(
                     e.as_service_error(),
                     Some(TransactWriteItemsError::TransactionCanceledException(c))
                         if c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
                 );
-                if not_replaying {
+                if refused {
                     Ok(false)
                 } else {
                     Err(ParkError::Unavailable(err(e)))
                 }
             }
         }
+    }
+
+    /// Parks a job while the endpoint replays ([`ParkWhile::Replaying`]).
+    /// `Ok(false)`: it is not replaying any more, nothing was written
+    /// (deliver the job instead).
+    pub async fn park_while_replaying(
+        &self,
+        endpoint: &str,
+        job_id: &str,
+        body: &str,
+        created_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, ParkError> {
+        self.park_if(
+            endpoint,
+            job_id,
+            body,
+            created_at,
+            expires_at,
+            ParkWhile::Replaying,
+        )
+        .await
     }
 
     /// Parked jobs of an endpoint, oldest first, at most `limit`.

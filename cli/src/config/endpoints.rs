@@ -7,12 +7,12 @@ use super::store::{ConfigStore, Kind};
 use super::{DeleteArgs, RotateArgs, base, check_name, config_path, state_table};
 use crate::context::Context;
 use clap::{Args, Subcommand};
+use hookrelay_shared::clock::SystemClock;
+use hookrelay_shared::enable::{EnableSettings, Enabled, Parked, SecretsManagerSwitch, Step};
 use hookrelay_shared::endpoint::{BatchConfig, Endpoint, EndpointConfig, Filter};
-use hookrelay_shared::health::{HealthState, LogNotifier, Notifier, Parking};
-use hookrelay_shared::health_store::{
-    SnsNotifier, begin_replay, disable_and_notify, finish_replay,
-};
-use hookrelay_shared::queue::SqsQueue;
+use hookrelay_shared::health::{HealthState, LogNotifier, Notifier};
+use hookrelay_shared::health_store::{SnsNotifier, disable_and_notify};
+use hookrelay_shared::queue::{Queue, SqsQueue};
 use hookrelay_shared::retry::{RetryConfig, RetrySchedule};
 use hookrelay_shared::schemes::SchemeName;
 use std::path::PathBuf;
@@ -98,8 +98,10 @@ pub enum EndpointsCommand {
     Enable {
         /// Endpoint name.
         name: String,
-        /// Wait this long for senders' cached state to expire before replaying
-        /// (at least 31 s when the endpoint was switched off in its configuration).
+        /// Wait this long for senders' cached state (5 s) to expire before
+        /// replaying (at least 31 s when the endpoint was switched off in its
+        /// configuration). Shorter lets new jobs overtake the backlog; none
+        /// is lost either way.
         #[arg(long, default_value_t = 6)]
         settle_secs: u64,
     },
@@ -119,7 +121,7 @@ pub async fn run(ctx: &Context, cmd: EndpointsCommand) -> Result<ExitCode, Strin
         EndpointsCommand::Show { name, reveal } => show(ctx, &sdk, &store, &name, reveal).await?,
         EndpointsCommand::Disable { name, reason } => disable(ctx, &sdk, &name, &reason).await?,
         EndpointsCommand::Enable { name, settle_secs } => {
-            enable(ctx, &sdk, &store, &name, Duration::from_secs(settle_secs)).await?
+            enable(ctx, &sdk, &name, Duration::from_secs(settle_secs)).await?
         }
         EndpointsCommand::RotateKey(a) => rotate_key(&store, &a).await?,
         EndpointsCommand::Delete(a) => {
@@ -401,74 +403,75 @@ async fn disable(
 async fn enable(
     ctx: &Context,
     sdk: &aws_config::SdkConfig,
-    store: &ConfigStore,
     name: &str,
     settle: Duration,
 ) -> Result<(), String> {
-    let mut cfg: EndpointConfig = store.load(Kind::Endpoint, name).await?;
-    let switched_off = !cfg.enabled;
-    let Some(t) = state_table(ctx, sdk) else {
-        if switched_off {
-            switch_on(store, name, &mut cfg).await?;
-        } else {
-            println!(
-                "endpoint {name} is on in its configuration (HOOKRELAY_STATE_TABLE is not set: no state to clear, nothing parked)"
-            );
-        }
-        return Ok(());
-    };
-    let (state, _) = t.load(name).await?;
-    if !switched_off && state.parking() == Parking::No && t.parked_count(name).await? == 0 {
-        println!("endpoint {name} was not disabled and has no parked jobs");
-        return Ok(());
-    }
-    // Replaying first, so that from now on senders park new jobs
-    // behind the backlog; only then switch the configuration on.
-    let was_disabled = begin_replay(&t, name, OffsetDateTime::now_utc()).await?;
-    let mut settle = settle;
-    if switched_off {
-        switch_on(store, name, &mut cfg).await?;
-        // Senders look at a switched-off configuration again at most
-        // every 30 s: wait that long so none parks after the replay ends.
-        settle = settle.max(
-            hookrelay_shared::secrets::CacheSettings::default().min_refresh_interval
-                + Duration::from_secs(1),
-        );
-    }
-    let outbound = SqsQueue::new(aws_sdk_sqs::Client::new(sdk), ctx.queue_url("outbound")?);
-    if !settle.is_zero() {
-        println!(
-            "waiting {} s for senders to see the change, then replaying parked jobs...",
-            settle.as_secs()
-        );
-    }
-    let (replayed, disabled_again) = finish_replay(&t, name, &outbound, settle).await?;
-    println!(
-        "endpoint {name} {}; {replayed} parked job(s) replayed in the order they were created",
-        if was_disabled || switched_off {
-            "enabled"
-        } else {
-            "was not disabled"
-        },
+    let switch = SecretsManagerSwitch::new(
+        aws_sdk_secretsmanager::Client::new(sdk),
+        ctx.secrets_prefix(),
     );
-    if let Some(d) = disabled_again {
-        println!(
-            "but it was disabled again during the replay ({:?}: {}); the rest stays parked",
-            d.trigger, d.reason
-        );
+    let table = state_table(ctx, sdk);
+    let outbound = match &table {
+        Some(_) => Some(SqsQueue::new(
+            aws_sdk_sqs::Client::new(sdk),
+            ctx.queue_url("outbound")?,
+        )),
+        None => None,
+    };
+    let parked = table
+        .as_ref()
+        .zip(outbound.as_ref())
+        .map(|(table, q)| Parked {
+            table,
+            outbound: q as &dyn Queue,
+        });
+    let settings = EnableSettings {
+        settle,
+        ..EnableSettings::default()
+    };
+    let report = |step: Step| match step {
+        Step::SwitchedOn => println!("endpoint {name} switched on in its configuration"),
+        Step::Waiting(d) => println!(
+            "waiting {} s for senders to see the change, then replaying parked jobs...",
+            d.as_secs()
+        ),
+    };
+    let done =
+        hookrelay_shared::enable::enable(&switch, parked, name, &settings, &SystemClock, &report)
+            .await?;
+    match done {
+        Enabled::NothingToDo => {
+            println!("endpoint {name} was not disabled and has no parked jobs")
+        }
+        Enabled::ConfigurationOnly { switched_on } => {
+            if !switched_on {
+                println!(
+                    "endpoint {name} is on in its configuration (HOOKRELAY_STATE_TABLE is not set: no state to clear, nothing parked)"
+                );
+            }
+        }
+        Enabled::Replayed {
+            was_disabled,
+            switched_on,
+            replayed,
+            disabled_again,
+        } => {
+            println!(
+                "endpoint {name} {}; {replayed} parked job(s) replayed in the order they were created",
+                if was_disabled || switched_on {
+                    "enabled"
+                } else {
+                    "was not disabled"
+                },
+            );
+            if let Some(d) = disabled_again {
+                println!(
+                    "but it was disabled again during the replay ({:?}: {}); the rest stays parked",
+                    d.trigger, d.reason
+                );
+            }
+        }
     }
-    Ok(())
-}
-
-/// Sets `"enabled": true` in an endpoint's configuration.
-async fn switch_on(
-    store: &ConfigStore,
-    name: &str,
-    cfg: &mut EndpointConfig,
-) -> Result<(), String> {
-    cfg.enabled = true;
-    store.save(Kind::Endpoint, name, cfg).await?;
-    println!("endpoint {name} switched on in its configuration");
     Ok(())
 }
 

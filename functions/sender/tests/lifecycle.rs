@@ -7,12 +7,12 @@ mod common;
 
 use common::{Options, World, attr};
 use hookrelay_shared::clock::{Clock, ManualClock};
+use hookrelay_shared::enable::{EnableSettings, Enabled, Parked, SecretsManagerSwitch, enable};
 use hookrelay_shared::health::{
     EndpointHealth, Outcome, ParkError, ParkRequest, Parking, RateRule, Rules, Trigger,
 };
 use hookrelay_shared::health_store::{
-    DynamoHealth, SnsNotifier, begin_replay, disable, disable_and_notify, enable_and_replay,
-    finish_replay,
+    DynamoHealth, SnsNotifier, begin_replay, disable, disable_and_notify, finish_replay,
 };
 use hookrelay_shared::queue::SqsQueue;
 use hookrelay_shared::state_table::StateTable;
@@ -335,13 +335,12 @@ async fn jobs_arriving_while_disabled_are_parked_then_delivered_in_order_after_e
     );
 
     let outbound = SqsQueue::new(w.sqs.clone(), w.outbound.clone());
-    let done = enable_and_replay(&t, "erp", &outbound, Duration::ZERO)
-        .await
-        .unwrap();
+    let done = enable_now(&w, &t, &outbound).await;
     assert_eq!(
         done,
-        hookrelay_shared::health_store::Enabled {
+        Enabled::Replayed {
             was_disabled: true,
+            switched_on: false,
             replayed: 5,
             disabled_again: None,
         }
@@ -366,6 +365,20 @@ async fn jobs_arriving_while_disabled_are_parked_then_delivered_in_order_after_e
     w.publish("erp", "order.updated", r#"{"n":5}"#).await;
     w.poll_until_received(Duration::from_secs(5)).await;
     assert_eq!(ep.requests().len(), 6);
+}
+
+/// `hookrelay endpoints enable erp` without its waits.
+async fn enable_now(w: &World, t: &StateTable, outbound: &SqsQueue) -> Enabled {
+    let switch = SecretsManagerSwitch::new(w.sm.clone(), w.prefix.clone());
+    let parked = Parked { table: t, outbound };
+    let no_wait = EnableSettings {
+        settle: Duration::ZERO,
+        config_recheck: Duration::ZERO,
+    };
+    let clock = hookrelay_shared::clock::SystemClock;
+    enable(&switch, Some(parked), "erp", &no_wait, &clock, &|_| {})
+        .await
+        .unwrap()
 }
 
 fn bodies(ep: &TestEndpoint) -> Vec<String> {
@@ -424,10 +437,11 @@ async fn parked_jobs_replay_in_creation_order_even_when_parked_concurrently() {
     assert!(ep.requests().is_empty());
 
     let outbound = SqsQueue::new(w.sqs.clone(), w.outbound.clone());
-    let done = enable_and_replay(&t, "erp", &outbound, Duration::ZERO)
-        .await
-        .unwrap();
-    assert_eq!(done.replayed, 6);
+    let done = enable_now(&w, &t, &outbound).await;
+    assert!(
+        matches!(done, Enabled::Replayed { replayed: 6, .. }),
+        "{done:?}"
+    );
     while ep.requests().len() < 6 {
         assert!(w.poll_until_received(Duration::from_secs(5)).await.received > 0);
     }
