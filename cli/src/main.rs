@@ -1,5 +1,6 @@
 //! `hookrelay`: the command line for integrators and operators.
 
+mod cmd_env;
 mod cmd_queue;
 mod cmd_send;
 mod cmd_sign;
@@ -21,11 +22,13 @@ use std::process::ExitCode;
     after_help = "Commands that talk to a pipeline read .hookrelay/local.env (written by `make dev`) when it exists, \
                   else the usual AWS environment (AWS_REGION, credentials) and the queue URLs \
                   INBOUND_QUEUE_URL, OUTBOUND_QUEUE_URL, EVENTS_QUEUE_URL and their *_DLQ_URL, \
-                  HOOKRELAY_SECRETS_PREFIX (default hookrelay) and HOOKRELAY_STATE_TABLE."
+                  HOOKRELAY_SECRETS_PREFIX (default hookrelay) and HOOKRELAY_STATE_TABLE. \
+                  For a deployed stack, `hookrelay env --stack NAME -o FILE` writes them to FILE."
 )]
 struct Cli {
-    /// Read settings from this file instead of .hookrelay/local.env.
-    #[arg(long, global = true)]
+    /// Read settings from this file instead of .hookrelay/local.env (e.g. the
+    /// one `hookrelay env --stack NAME -o FILE` writes).
+    #[arg(long, global = true, env = "HOOKRELAY_ENV_FILE")]
     env_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -55,6 +58,8 @@ enum Command {
     /// Manage sources (platforms that send to /webhooks/NAME): add, list, show, update, rotate-key, delete.
     #[command(subcommand)]
     Sources(config::sources::SourcesCommand),
+    /// Write the settings of a deployed stack (its CloudFormation outputs) for the other commands.
+    Env(cmd_env::EnvArgs),
     /// Run the whole pipeline on this machine (`make dev`).
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -75,6 +80,7 @@ async fn main() -> ExitCode {
         command => match context::Context::load(cli.env_file.as_deref()) {
             Err(e) => Err(e),
             Ok(ctx) => match command {
+                Command::Env(args) => cmd_env::env(&ctx, args).await,
                 Command::Publish(args) => cmd_queue::publish(&ctx, args).await,
                 Command::Queue(cmd) => cmd_queue::queue(&ctx, cmd).await,
                 Command::Dlq(cmd) => cmd_queue::dlq(&ctx, cmd).await,
