@@ -14,8 +14,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help venv interpreters lint fmt test test-rust dev build-lambda bench clean
 
+# Options for `hookrelay dev up`, e.g. make dev ARGS="--moto-port 0 --lambda-port 0".
+ARGS ?=
+
 help:
 	@echo "make dev    run the whole pipeline locally (moto, receiver, sender, poller, demo endpoint)"
+	@echo "            options for hookrelay dev up: make dev ARGS=\"--moto-port 0 --lambda-port 0\" (ARGS=--help lists them)"
 	@echo "make test   lint the template, fmt, clippy and every test (moto-backed and end-to-end)"
 	@echo "make bench  run the benchmarks and rewrite BENCHMARKS.md"
 
@@ -33,6 +37,7 @@ interpreters:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq php-cli ruby nodejs >/dev/null; }
 
 lint: venv
+	scripts/check-target-paths
 	cfn-lint template.yaml
 	sam validate --lint --template template.yaml
 	cargo fmt --all --check
@@ -47,9 +52,10 @@ fmt:
 test: venv interpreters lint
 	scripts/with-moto cargo test --workspace --exclude hookrelay-bench
 
+# `cargo run`, not a path under target/: cargo's output may be elsewhere
+# (CARGO_TARGET_DIR).
 dev: venv
-	cargo build -p hookrelay-cli
-	target/debug/hookrelay dev up
+	cargo run -p hookrelay-cli --bin hookrelay -- dev up $(ARGS)
 
 bench: venv
 	bench/run

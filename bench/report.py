@@ -4,8 +4,9 @@
 Usage: bench/report.py RESULTS_DIR COMMAND
 
 Every figure in BENCHMARKS.md comes from RESULTS_DIR (written by bench/run in
-the same invocation) or from target/criterion (written by the criterion run
-of that invocation). Prices for the cost section are constants below, with
+the same invocation) or from criterion's directory (CRITERION_HOME, which
+bench/run sets; else `criterion` in cargo's target directory), written by the
+criterion run of that invocation. Prices for the cost section are constants below, with
 their source; nothing else is typed in.
 """
 
@@ -77,10 +78,18 @@ def machine():
 
 
 # ---- criterion ---------------------------------------------------------------
+def criterion_dir():
+    """Where criterion wrote its estimates: wherever cargo puts its output."""
+    if os.environ.get("CRITERION_HOME"):
+        return os.environ["CRITERION_HOME"]
+    meta = sh("cargo", "metadata", "--format-version", "1", "--no-deps", "--manifest-path", os.path.join(ROOT, "Cargo.toml"))
+    return os.path.join(json.loads(meta)["target_directory"], "criterion")
+
+
 def criterion():
     """{(group, function, size): {"median_ns", "lo_ns", "hi_ns"}}"""
     out = {}
-    for bench in glob.glob(os.path.join(ROOT, "target/criterion/**/new/benchmark.json"), recursive=True):
+    for bench in glob.glob(os.path.join(criterion_dir(), "**/new/benchmark.json"), recursive=True):
         meta = load(bench)
         est = load(os.path.join(os.path.dirname(bench), "estimates.json"))["median"]
         key = (meta["group_id"], meta["function_id"], meta["value_str"])

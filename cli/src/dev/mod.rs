@@ -387,8 +387,25 @@ fn example_key(examples: &Path, source: &str) -> String {
         .unwrap_or_else(|| "<key>".into())
 }
 
+/// How to run this very `hookrelay` from the repository root: wherever
+/// cargo put it (CARGO_TARGET_DIR may be outside the repository).
+fn cli_path(root: &Path) -> String {
+    match std::env::current_exe() {
+        Ok(exe) => exe
+            .strip_prefix(root)
+            .map(Path::to_path_buf)
+            .unwrap_or(exe)
+            .display()
+            .to_string(),
+        Err(_) => "hookrelay".into(),
+    }
+}
+
 fn banner(args: &UpArgs, aws: &str, receiver: &str, demo: &str, local_env: &Path, secrets: usize) {
     let gh = example_key(&args.examples, "github");
+    let cli = std::env::current_dir()
+        .map(|root| cli_path(&root))
+        .unwrap_or_else(|_| "hookrelay".into());
     println!(
         r#"
 hookrelay is running locally ({secrets} example sources and endpoints created).
@@ -401,27 +418,27 @@ hookrelay is running locally ({secrets} example sources and endpoints created).
 Try, in another terminal:
   # 1. a webhook signed the way GitHub signs it: 202, an envelope on the inbound queue, and
   #    (the github source relays) a re-signed delivery to the demo endpoint: watch it below
-  echo '{{"zen":"Keep it logically awesome."}}' | target/debug/hookrelay send --scheme github \
+  echo '{{"zen":"Keep it logically awesome."}}' | {cli} send --scheme github \
       --key {gh} --url {receiver}/webhooks/github -H 'X-GitHub-Event: ping'
-  target/debug/hookrelay queue peek --queue inbound
+  {cli} queue peek --queue inbound
 
   # 2. the same with a wrong key: 401, nothing queued
-  echo '{{"zen":"x"}}' | target/debug/hookrelay send --scheme github --key wrong --url {receiver}/webhooks/github
+  echo '{{"zen":"x"}}' | {cli} send --scheme github --key wrong --url {receiver}/webhooks/github
 
   # 3. an endpoint that fails twice: retried after 2 s and 4 s, delivered on the third attempt
-  echo '{{"order":7}}' | target/debug/hookrelay publish --endpoint flaky --event order.created
+  echo '{{"order":7}}' | {cli} publish --endpoint flaky --event order.created
 
   # 4. an endpoint that always fails ends in the dead-letter queue; bring it back
   curl -X POST '{demo}/_control/broken/fail?times=always'
-  echo '{{"n":1}}' | target/debug/hookrelay publish --endpoint broken --event test
-  target/debug/hookrelay dlq list        # after ~6 s
-  curl -X POST {demo}/_control/broken/recover && target/debug/hookrelay dlq redrive
+  echo '{{"n":1}}' | {cli} publish --endpoint broken --event test
+  {cli} dlq list        # after ~6 s
+  curl -X POST {demo}/_control/broken/recover && {cli} dlq redrive
 
   # 5. fan-out, disable, park, enable and replay
-  target/debug/hookrelay endpoints list
-  target/debug/hookrelay endpoints disable demo --reason maintenance
-  echo '{{"n":2}}' | target/debug/hookrelay publish --event invoice.paid     # parked, not lost
-  target/debug/hookrelay endpoints enable demo                              # replayed in order
+  {cli} endpoints list
+  {cli} endpoints disable demo --reason maintenance
+  echo '{{"n":2}}' | {cli} publish --event invoice.paid     # parked, not lost
+  {cli} endpoints enable demo                              # replayed in order
 
 Ctrl-C stops everything."#,
         env = local_env.display(),
