@@ -110,6 +110,11 @@ pub fn flag_error(e: &ConfigError) -> String {
         ),
         ConfigError::InvalidKey(reason) => format!("--key: {reason}"),
         ConfigError::Invalid { param, reason } => format!("{}: {reason}", flag_of(param)),
+        ConfigError::Needs {
+            param,
+            because,
+            missing,
+        } => format!("{} {because}: add {}", flag_of(param), flag_of(missing)),
     }
 }
 
@@ -188,6 +193,28 @@ mod tests {
             .compile()
             .unwrap_err();
         assert!(e.starts_with("--template: "), "{e}");
+        let e = args(&[
+            "--scheme",
+            "hmac",
+            "--key",
+            "k",
+            "--template",
+            "{id}.{body}",
+        ])
+        .compile()
+        .unwrap_err();
+        assert_eq!(e, "--template uses {id}: add --id-header");
+        let e = args(&[
+            "--scheme",
+            "hmac",
+            "--key",
+            "k",
+            "--timestamp-header",
+            "a b",
+        ])
+        .compile()
+        .unwrap_err();
+        assert!(e.starts_with("--timestamp-header: "), "{e}");
         let e = args(&["--scheme", "hmac", "--key", "zz", "--key-encoding", "hex"])
             .compile()
             .unwrap_err();

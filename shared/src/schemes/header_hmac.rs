@@ -88,9 +88,11 @@ pub struct HeaderHmac {
     tolerance: Duration,
 }
 
-fn header_pair(name: &str) -> Result<(String, String), ConfigError> {
+/// A header name and its lower-case form; `param` is the field that named
+/// it, for the error.
+fn header_pair(param: &'static str, name: &str) -> Result<(String, String), ConfigError> {
     http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| ConfigError::Invalid {
-        param: "header",
+        param,
         reason: format!("{name:?} is not a valid header name"),
     })?;
     Ok((name.to_string(), name.to_ascii_lowercase()))
@@ -104,7 +106,7 @@ impl HeaderHmac {
             .as_deref()
             .or(spec.default_header)
             .unwrap_or("X-Signature");
-        let (header, header_lower) = header_pair(header)?;
+        let (header, header_lower) = header_pair("header", header)?;
         let prefix = match cfg.scheme {
             SchemeName::Github => "sha256=".to_string(),
             _ => cfg.prefix.clone().unwrap_or_default(),
@@ -112,9 +114,13 @@ impl HeaderHmac {
         let timestamp_header = cfg
             .timestamp_header
             .as_deref()
-            .map(header_pair)
+            .map(|h| header_pair("timestamp_header", h))
             .transpose()?;
-        let id_header = cfg.id_header.as_deref().map(header_pair).transpose()?;
+        let id_header = cfg
+            .id_header
+            .as_deref()
+            .map(|h| header_pair("id_header", h))
+            .transpose()?;
         let template = match (&cfg.template, &timestamp_header) {
             (Some(t), _) => Some(Template::parse(t).map_err(|reason| ConfigError::Invalid {
                 param: "template",
@@ -127,15 +133,17 @@ impl HeaderHmac {
         };
         if let Some(t) = &template {
             if t.uses(&Piece::Timestamp) && timestamp_header.is_none() {
-                return Err(ConfigError::Invalid {
+                return Err(ConfigError::Needs {
                     param: "template",
-                    reason: "uses {timestamp} but no timestamp_header is set".into(),
+                    because: "uses {timestamp}",
+                    missing: "timestamp_header",
                 });
             }
             if t.uses(&Piece::Id) && id_header.is_none() {
-                return Err(ConfigError::Invalid {
+                return Err(ConfigError::Needs {
                     param: "template",
-                    reason: "uses {id} but no id_header is set".into(),
+                    because: "uses {id}",
+                    missing: "id_header",
                 });
             }
             // The freshness check reads the timestamp header: unsigned, anyone

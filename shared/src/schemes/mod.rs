@@ -396,6 +396,13 @@ pub enum ConfigError {
     InvalidKey(String),
     #[error("invalid {param}: {reason}")]
     Invalid { param: &'static str, reason: String },
+    /// `param` needs `missing`, which is not set.
+    #[error("{param} {because} but no {missing} is set")]
+    Needs {
+        param: &'static str,
+        because: &'static str,
+        missing: &'static str,
+    },
 }
 
 /// What a signer needs to know about the message besides the body.

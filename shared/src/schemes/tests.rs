@@ -576,9 +576,29 @@ fn configuration_is_validated() {
         err(r#"{"scheme":"leaddone"}"#),
         ConfigError::NoKeys(SchemeName::Leaddone)
     );
-    assert!(matches!(
+    assert_eq!(
         err(r#"{"scheme":"hmac","keys":["k"],"template":"{timestamp}.{body}"}"#),
-        ConfigError::Invalid { .. }
+        ConfigError::Needs {
+            param: "template",
+            because: "uses {timestamp}",
+            missing: "timestamp_header"
+        }
+    );
+    assert_eq!(
+        err(r#"{"scheme":"hmac","keys":["k"],"template":"{id}.{body}"}"#),
+        ConfigError::Needs {
+            param: "template",
+            because: "uses {id}",
+            missing: "id_header"
+        }
+    );
+    // The field that holds the bad header name is the one named.
+    assert!(matches!(
+        err(r#"{"scheme":"hmac","keys":["k"],"timestamp_header":"bad header"}"#),
+        ConfigError::Invalid {
+            param: "timestamp_header",
+            ..
+        }
     ));
     assert!(matches!(
         err(r#"{"scheme":"hmac","keys":["k"],"template":"{id}"}"#),
