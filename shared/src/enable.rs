@@ -18,7 +18,6 @@
 //! end of the replay cannot be left behind by it: parks are conditional
 //! (`state_table::ParkWhile`), see `DynamoHealth::park`.
 
-use crate::clock::Clock;
 use crate::endpoint::EndpointConfig;
 use crate::health::{Disabled, Parking};
 use crate::health_store::{STATE_CACHE_TTL, begin_replay, finish_replay};
@@ -174,7 +173,6 @@ pub async fn enable(
     parked: Option<Parked<'_>>,
     endpoint: &str,
     settings: &EnableSettings,
-    clock: &dyn Clock,
     on_step: &(dyn Fn(Step) + Send + Sync),
 ) -> Result<Enabled, String> {
     let switched_off = !switch
@@ -199,7 +197,7 @@ pub async fn enable(
     }
     // Replaying first, so that from now on senders park new jobs behind
     // the backlog; only then switch the configuration on.
-    let was_disabled = begin_replay(table, endpoint, clock.now()).await?;
+    let was_disabled = begin_replay(table, endpoint, table.now()).await?;
     if switched_off {
         switch.switch_on(endpoint).await?;
         on_step(Step::SwitchedOn);

@@ -87,9 +87,7 @@ impl World {
             &self.switch(),
             Some(parked),
             name,
-            &NO_WAIT,
-            &SystemClock,
-            &|s| steps.lock().unwrap().push(s),
+            &NO_WAIT, &|s| steps.lock().unwrap().push(s),
         )
         .await;
         (done, steps.into_inner().unwrap())
@@ -205,7 +203,7 @@ async fn nothing_to_do_unknown_endpoints_and_no_state_table() {
     assert_eq!(e, "no endpoint nobody");
 
     w.endpoint("off", false).await;
-    let done = enable(&w.switch(), None, "off", &NO_WAIT, &SystemClock, &|_| {})
+    let done = enable(&w.switch(), None, "off", &NO_WAIT, &|_| {})
         .await
         .unwrap();
     assert_eq!(done, Enabled::ConfigurationOnly { switched_on: true });

@@ -7,7 +7,6 @@ use super::store::{ConfigStore, Kind};
 use super::{DeleteArgs, RotateArgs, base, check_name, config_path, state_table};
 use crate::context::Context;
 use clap::{Args, Subcommand};
-use hookrelay_shared::clock::SystemClock;
 use hookrelay_shared::enable::{EnableSettings, Enabled, Parked, SecretsManagerSwitch, Step};
 use hookrelay_shared::endpoint::{BatchConfig, Endpoint, EndpointConfig, Filter};
 use hookrelay_shared::health::{HealthState, LogNotifier, Notifier};
@@ -437,7 +436,7 @@ async fn enable(
         ),
     };
     let done =
-        hookrelay_shared::enable::enable(&switch, parked, name, &settings, &SystemClock, &report)
+        hookrelay_shared::enable::enable(&switch, parked, name, &settings, &report)
             .await?;
     match done {
         Enabled::NothingToDo => {

@@ -375,8 +375,7 @@ async fn enable_now(w: &World, t: &StateTable, outbound: &SqsQueue) -> Enabled {
         settle: Duration::ZERO,
         config_recheck: Duration::ZERO,
     };
-    let clock = hookrelay_shared::clock::SystemClock;
-    enable(&switch, Some(parked), "erp", &no_wait, &clock, &|_| {})
+    enable(&switch, Some(parked), "erp", &no_wait, &|_| {})
         .await
         .unwrap()
 }
