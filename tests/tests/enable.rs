@@ -83,12 +83,9 @@ impl World {
             table: &self.table,
             outbound: &self.outbound,
         };
-        let done = enable(
-            &self.switch(),
-            Some(parked),
-            name,
-            &NO_WAIT, &|s| steps.lock().unwrap().push(s),
-        )
+        let done = enable(&self.switch(), Some(parked), name, &NO_WAIT, &|s| {
+            steps.lock().unwrap().push(s)
+        })
         .await;
         (done, steps.into_inner().unwrap())
     }

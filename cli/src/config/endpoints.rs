@@ -435,9 +435,7 @@ async fn enable(
             d.as_secs()
         ),
     };
-    let done =
-        hookrelay_shared::enable::enable(&switch, parked, name, &settings, &report)
-            .await?;
+    let done = hookrelay_shared::enable::enable(&switch, parked, name, &settings, &report).await?;
     match done {
         Enabled::NothingToDo => {
             println!("endpoint {name} was not disabled and has no parked jobs")
