@@ -8,9 +8,10 @@ use aws_sdk_sqs::types::{
     QueueAttributeName,
 };
 use clap::{Args, Subcommand};
+use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::event::Event;
 use hookrelay_shared::job::{ATTR_ENDPOINT, ATTR_EVENT_TYPE, DeliveryJob};
-use hookrelay_shared::queue::{OutgoingMessage, Queue, SqsQueue, send_all};
+use hookrelay_shared::queue::{OutgoingMessage, Queue, send_all};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::BTreeSet;

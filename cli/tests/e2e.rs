@@ -560,7 +560,7 @@ async fn the_local_pipeline_end_to_end() {
     let ddb = aws_sdk_dynamodb::Client::new(
         &hookrelay_test_support::moto::sdk_config_for(p.var("AWS_ENDPOINT_URL")).await,
     );
-    let state = hookrelay_shared::state_table::StateTable::new(ddb, table);
+    let state = hookrelay_shared::aws::dynamodb::state_table::StateTable::new(ddb, table);
     while state.parked_count(&crm).await.unwrap() < 3 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

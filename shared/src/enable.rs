@@ -18,12 +18,11 @@
 //! end of the replay cannot be left behind by it: parks are conditional
 //! (`state_table::ParkWhile`), see `DynamoHealth::park`.
 
-use crate::endpoint::EndpointConfig;
+use crate::aws::dynamodb::health::{STATE_CACHE_TTL, begin_replay, finish_replay};
+use crate::aws::dynamodb::state_table::StateTable;
 use crate::health::{Disabled, Parking};
-use crate::health_store::{STATE_CACHE_TTL, begin_replay, finish_replay};
 use crate::queue::Queue;
-use crate::secrets::{CacheSettings, SecretSource, SecretsManager};
-use crate::state_table::StateTable;
+use crate::secrets::CacheSettings;
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -36,60 +35,6 @@ pub trait EndpointSwitch: Send + Sync {
     async fn is_on(&self, endpoint: &str) -> Result<Option<bool>, String>;
     /// Sets `"enabled": true` in its configuration.
     async fn switch_on(&self, endpoint: &str) -> Result<(), String>;
-}
-
-/// The switch in the endpoint's Secrets Manager secret
-/// (`<prefix>/endpoints/<name>`).
-pub struct SecretsManagerSwitch {
-    secrets: SecretsManager,
-    prefix: String,
-}
-
-impl SecretsManagerSwitch {
-    pub fn new(client: aws_sdk_secretsmanager::Client, prefix: impl Into<String>) -> Self {
-        Self {
-            secrets: SecretsManager::new(client),
-            prefix: prefix.into(),
-        }
-    }
-
-    async fn load(&self, endpoint: &str) -> Result<Option<EndpointConfig>, String> {
-        let name = crate::endpoint::secret_name(&self.prefix, endpoint);
-        match self.secrets.fetch(&name).await.map_err(|e| e.to_string())? {
-            None => Ok(None),
-            // Parsed, not validated: an endpoint whose configuration is
-            // invalid can still be switched on (its jobs wait for a fix).
-            Some(text) => crate::config_error::parse::<EndpointConfig>(&text)
-                .map(Some)
-                .map_err(|e| format!("{name}: {e}")),
-        }
-    }
-}
-
-#[async_trait]
-impl EndpointSwitch for SecretsManagerSwitch {
-    async fn is_on(&self, endpoint: &str) -> Result<Option<bool>, String> {
-        Ok(self.load(endpoint).await?.map(|c| c.enabled))
-    }
-
-    async fn switch_on(&self, endpoint: &str) -> Result<(), String> {
-        let name = crate::endpoint::secret_name(&self.prefix, endpoint);
-        let mut cfg = self
-            .load(endpoint)
-            .await?
-            .ok_or_else(|| format!("no endpoint {endpoint}"))?;
-        cfg.enabled = true;
-        let text = serde_json::to_string(&cfg).map_err(|e| e.to_string())?;
-        self.secrets
-            .client()
-            .put_secret_value()
-            .secret_id(&name)
-            .secret_string(text)
-            .send()
-            .await
-            .map_err(|e| aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())?;
-        Ok(())
-    }
 }
 
 /// How long an enable waits before it replays.

@@ -371,16 +371,6 @@ impl FromSecret for Endpoint {
     }
 }
 
-/// Where endpoints' configurations are: `<prefix>/endpoints/`.
-pub fn secret_prefix(prefix: &str) -> String {
-    format!("{}/endpoints/", prefix.trim_end_matches('/'))
-}
-
-/// Secret name of an endpoint's configuration.
-pub fn secret_name(prefix: &str, endpoint: &str) -> String {
-    format!("{}{endpoint}", secret_prefix(prefix))
-}
-
 /// Endpoint names share the rules of source names.
 pub fn valid_endpoint_name(name: &str) -> bool {
     crate::source::valid_source_name(name)

@@ -1,5 +1,5 @@
 //! Endpoint health and the auto-disable rules, as pure logic over a clock
-//! the caller passes in. The DynamoDB adapter (`health_store`) persists a
+//! the caller passes in. The DynamoDB adapter (`aws::dynamodb::health`) persists a
 //! [`HealthState`] per endpoint with conditional writes; this module decides.
 //!
 //! Rules (per deployment, overridable per endpoint):
@@ -14,7 +14,7 @@
 //! failure since its last success changes no state (except to refresh
 //! `last_success_at` once an hour). Successes are still counted for the rate
 //! rule, in [`HealthState::successes`]: the store adds them up in batches
-//! with atomic counters (see `health_store`), not with a write per success.
+//! with atomic counters (see `aws::dynamodb::health`), not with a write per success.
 //!
 //! After `enable` an endpoint is **replaying**: new jobs are still parked
 //! until the parked backlog has been put back on the queue, so they cannot
@@ -456,7 +456,7 @@ pub struct ParkRequest<'a> {
 
 /// The endpoint-state port the sender talks to: whether an endpoint's jobs
 /// are parked, recording attempts, and parking jobs.
-/// `health_store::DynamoHealth` implements it; [`NoHealthTracking`] is for
+/// `aws::dynamodb::health::DynamoHealth` implements it; [`NoHealthTracking`] is for
 /// deployments without the state table.
 #[async_trait::async_trait]
 pub trait EndpointHealth: Send + Sync {
@@ -512,6 +512,23 @@ impl Notifier for LogNotifier {
     async fn endpoint_disabled(&self, _: &str, _: &Disabled) -> Result<(), String> {
         Ok(())
     }
+}
+
+/// The notice's text: what happened, why, and how to turn it back on.
+pub fn disable_notice(endpoint: &str, d: &Disabled) -> (String, String) {
+    let subject = format!("hookrelay: endpoint {endpoint} disabled");
+    let body = serde_json::json!({
+        "endpoint": endpoint,
+        "trigger": d.trigger,
+        "reason": d.reason,
+        "disabled_at": crate::clock::iso_millis(d.at),
+        "what_happens_now": "new deliveries for this endpoint are parked, not dropped",
+        "to_enable": format!("hookrelay endpoints enable {endpoint}  (replays parked deliveries in the order they were created)"),
+    });
+    (
+        subject,
+        serde_json::to_string_pretty(&body).unwrap_or_default(),
+    )
 }
 
 #[cfg(test)]

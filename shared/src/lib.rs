@@ -5,7 +5,7 @@
 //!   outbound and events queues;
 //! - [`attributes`]: the SQS message attribute names, in one place;
 //! - [`source`], [`endpoint`]: a receiver source's and a subscriber
-//!   endpoint's configuration (Secrets Manager secrets);
+//!   endpoint's configuration;
 //! - [`config_error`]: parsing those secrets without quoting values in errors;
 //! - [`env`](mod@env): a function's settings from its environment, wrong values refused.
 //!
@@ -17,17 +17,19 @@
 //!   network guard;
 //! - [`retry`]: retry schedules as data, `Retry-After`, SQS's visibility limit.
 //!
-//! Ports and their AWS adapters:
-//! - [`secrets`]: the Secrets Manager port, its adapter and a typed TTL cache;
-//! - [`queue`]: the SQS port and adapter, batch packing;
+//! Ports (the domain side):
+//! - [`secrets`]: the configuration secrets port and a typed TTL cache;
+//! - [`queue`]: the queue ports, batch packing;
 //! - [`dead_letter`]: the dead-letter message (the body and why);
-//! - [`health`]: endpoint health and the auto-disable rules, pure logic;
-//! - [`state_table`], [`health_store`]: the DynamoDB state table, health
-//!   on it, parking and replay, the SNS notifier;
+//! - [`health`]: endpoint health and the auto-disable rules, pure logic,
+//!   and the health and notifier ports;
 //! - [`attempts`]: real delivery attempts per message (the receive count overcounts);
 //! - [`enable`]: enabling an endpoint as one unit (begin the replay, switch on, wait, replay);
-//! - [`aws`]: building SDK clients once, with one TLS stack;
 //! - [`clock`]: time as a port.
+//!
+//! Adapters: [`aws`], one module per service (`aws::sqs`,
+//! `aws::secrets_manager`, `aws::dynamodb` with the state table, `aws::sns`),
+//! and the SDK configuration built once with one TLS stack.
 //!
 //! The local stand-in for Lambda's SQS event source mapping (`hookrelay dev`)
 //! is development tooling: it is in the CLI (`hookrelay_cli::local_esm`).
@@ -44,7 +46,6 @@ pub mod env;
 pub mod envelope;
 pub mod event;
 pub mod health;
-pub mod health_store;
 pub mod job;
 pub mod js_stringify;
 pub mod json_pointer;
@@ -54,4 +55,3 @@ pub mod retry;
 pub mod schemes;
 pub mod secrets;
 pub mod source;
-pub mod state_table;

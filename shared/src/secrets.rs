@@ -1,5 +1,6 @@
-//! Configuration secrets: the Secrets Manager port, its adapter, and a
-//! typed cache in front of it.
+//! Configuration secrets: the port the functions read them through
+//! ([`SecretSource`]; the adapter is `aws::secrets_manager::SecretsManager`)
+//! and a typed cache in front of it.
 //!
 //! Why not `aws_secretsmanager_caching`: it caches the raw `GetSecretValue`
 //! output, so every hit would clone the secret string and parse and compile
@@ -17,7 +18,6 @@
 
 use crate::clock::Clock;
 use async_trait::async_trait;
-use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,47 +34,6 @@ pub enum SecretError {
 pub trait SecretSource: Send + Sync {
     /// The current value of the secret named `name`; `None` if there is none.
     async fn fetch(&self, name: &str) -> Result<Option<String>, SecretError>;
-}
-
-/// Secrets Manager adapter.
-#[derive(Debug, Clone)]
-pub struct SecretsManager {
-    client: aws_sdk_secretsmanager::Client,
-}
-
-impl SecretsManager {
-    pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
-        Self { client }
-    }
-
-    pub fn client(&self) -> &aws_sdk_secretsmanager::Client {
-        &self.client
-    }
-}
-
-#[async_trait]
-impl SecretSource for SecretsManager {
-    async fn fetch(&self, name: &str) -> Result<Option<String>, SecretError> {
-        // The stage is always explicit: after a rotation moves AWSCURRENT,
-        // some implementations (moto) otherwise still return the old version.
-        let result = self
-            .client
-            .get_secret_value()
-            .secret_id(name)
-            .version_stage("AWSCURRENT")
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(out.secret_string.or_else(|| {
-                out.secret_binary
-                    .and_then(|b| String::from_utf8(b.into_inner()).ok())
-            })),
-            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
-            Err(e) => Err(SecretError::Unavailable(
-                DisplayErrorContext(&e).to_string(),
-            )),
-        }
-    }
 }
 
 /// A value that is parsed and validated from a secret's text once per fetch.

@@ -207,16 +207,6 @@ pub fn valid_source_name(name: &str) -> bool {
         && !name.starts_with('.')
 }
 
-/// Where sources' configurations are: `<prefix>/sources/`.
-pub fn secret_prefix(prefix: &str) -> String {
-    format!("{}/sources/", prefix.trim_end_matches('/'))
-}
-
-/// Secret name of a source's configuration.
-pub fn secret_name(prefix: &str, source: &str) -> String {
-    format!("{}{source}", secret_prefix(prefix))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,9 +341,5 @@ mod tests {
         for bad in ["", "..", ".x", "a/b", "a b", &"x".repeat(65)] {
             assert!(!valid_source_name(bad), "{bad}");
         }
-        assert_eq!(
-            secret_name("hookrelay/", "github"),
-            "hookrelay/sources/github"
-        );
     }
 }

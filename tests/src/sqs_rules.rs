@@ -9,7 +9,8 @@
 //!   send time).
 
 use async_trait::async_trait;
-use hookrelay_shared::queue::{MessageControl, OutgoingMessage, Queue, QueueError, SqsQueue};
+use hookrelay_shared::aws::sqs::SqsQueue;
+use hookrelay_shared::queue::{MessageControl, OutgoingMessage, Queue, QueueError};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use time::OffsetDateTime;

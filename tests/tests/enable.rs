@@ -5,14 +5,13 @@
 //! replay: a sender instance deciding from a state it cached seconds
 //! earlier must not park a job behind a replay that is already over.
 
+use hookrelay_shared::aws::dynamodb::health::{DynamoHealth, REPLAY_SEQ, begin_replay, disable};
+use hookrelay_shared::aws::dynamodb::state_table::{ParkWhile, StateTable};
+use hookrelay_shared::aws::secrets_manager::{ConfigKind, SecretNames, SecretsManagerSwitch};
+use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::SystemClock;
-use hookrelay_shared::enable::{
-    EnableSettings, Enabled, Parked, SecretsManagerSwitch, Step, enable,
-};
+use hookrelay_shared::enable::{EnableSettings, Enabled, Parked, Step, enable};
 use hookrelay_shared::health::{EndpointHealth, ParkError, ParkRequest, Parking};
-use hookrelay_shared::health_store::{DynamoHealth, REPLAY_SEQ, begin_replay, disable};
-use hookrelay_shared::queue::SqsQueue;
-use hookrelay_shared::state_table::{ParkWhile, StateTable};
 use hookrelay_test_support::{moto, unique};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -55,7 +54,7 @@ impl World {
         let cfg = format!(r#"{{"url":"https://{name}.example/hooks","enabled":{enabled}}}"#);
         moto::put_secret(
             &self.sm,
-            &hookrelay_shared::endpoint::secret_name(&self.prefix, name),
+            &SecretNames::new(&self.prefix).of(ConfigKind::Endpoint, name),
             &cfg,
         )
         .await;

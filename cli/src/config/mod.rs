@@ -20,7 +20,7 @@ mod store;
 
 use crate::context::Context;
 use clap::Args;
-use hookrelay_shared::state_table::StateTable;
+use hookrelay_shared::aws::dynamodb::state_table::StateTable;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 

@@ -13,8 +13,9 @@
 //! delivery id, so the retry schedule can be watched without any set-up.
 
 use bytes::Bytes;
-use hookrelay_shared::endpoint::{Endpoint, secret_name};
-use hookrelay_shared::secrets::{CacheSettings, ConfigCache, SecretsManager};
+use hookrelay_shared::aws::secrets_manager::{ConfigKind, SecretNames, SecretsManager};
+use hookrelay_shared::endpoint::Endpoint;
+use hookrelay_shared::secrets::{CacheSettings, ConfigCache};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -56,7 +57,7 @@ struct State {
 pub struct DemoEndpoint {
     state: Mutex<State>,
     configs: ConfigCache<Endpoint>,
-    prefix: String,
+    names: SecretNames,
     quiet: bool,
 }
 
@@ -79,7 +80,7 @@ impl DemoEndpoint {
         Arc::new(Self {
             state: Mutex::new(state),
             configs,
-            prefix,
+            names: SecretNames::new(&prefix),
             quiet,
         })
     }
@@ -144,7 +145,7 @@ impl DemoEndpoint {
     ) -> Response<Full<Bytes>> {
         let config = self
             .configs
-            .get(&secret_name(&self.prefix, name))
+            .get(&self.names.of(ConfigKind::Endpoint, name))
             .await
             .ok()
             .flatten();

@@ -2,6 +2,7 @@
 //! (from `examples/`) on moto server.
 
 use aws_sdk_sqs::types::QueueAttributeName as Q;
+use hookrelay_shared::aws::secrets_manager::{ConfigKind, SecretNames, SecretsManager};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -79,17 +80,23 @@ pub async fn queues(sqs: &aws_sdk_sqs::Client, prefix: &str) -> Result<Queues, S
     Ok(q)
 }
 
-/// Writes every `examples/<kind>/<name>.json` as the secret
-/// `<prefix>/<kind>/<name>`, with `${VAR}` placeholders substituted.
+/// Writes every `examples/<kind>/<name>.json` (`sources`, `endpoints`) as
+/// the configuration secret of that name, with `${VAR}` placeholders
+/// substituted.
 pub async fn secrets(
     sm: &aws_sdk_secretsmanager::Client,
     examples: &Path,
     prefix: &str,
     vars: &BTreeMap<&str, String>,
 ) -> Result<Vec<String>, String> {
+    let sm = SecretsManager::new(sm.clone());
+    let names = SecretNames::new(prefix);
     let mut written = Vec::new();
-    for kind in ["sources", "endpoints"] {
-        let dir = examples.join(kind);
+    for (dir, kind) in [
+        ("sources", ConfigKind::Source),
+        ("endpoints", ConfigKind::Endpoint),
+    ] {
+        let dir = examples.join(dir);
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -107,29 +114,10 @@ pub async fn secrets(
             for (k, v) in vars {
                 text = text.replace(&format!("${{{k}}}"), v);
             }
-            let secret = match kind {
-                "sources" => hookrelay_shared::source::secret_name(prefix, &name),
-                _ => hookrelay_shared::endpoint::secret_name(prefix, &name),
-            };
-            let created = sm
-                .create_secret()
-                .name(&secret)
-                .secret_string(&text)
-                .send()
-                .await;
-            if created.is_err() {
-                sm.put_secret_value()
-                    .secret_id(&secret)
-                    .secret_string(&text)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        format!(
-                            "write {secret}: {}",
-                            aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-                        )
-                    })?;
-            }
+            let secret = names.of(kind, &name);
+            sm.create_or_put(&secret, &text)
+                .await
+                .map_err(|e| format!("write {secret}: {e}"))?;
             written.push(secret);
         }
     }

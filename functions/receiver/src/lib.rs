@@ -16,13 +16,15 @@ pub use settings::Settings;
 
 use answer::{Answer, json_response};
 use event::{Event, extract, new_id};
+use hookrelay_shared::aws::secrets_manager::{ConfigKind, SecretNames, SecretsManager};
+use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::env::StartError;
 use hookrelay_shared::envelope::{ATTR_EVENT_TYPE, ATTR_SOURCE, ENVELOPE_VERSION, Envelope};
-use hookrelay_shared::queue::{OutgoingMessage, Queue, QueueError, SqsQueue};
+use hookrelay_shared::queue::{OutgoingMessage, Queue, QueueError};
 use hookrelay_shared::schemes::{HeaderLookup, Verified, VerifyError};
-use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource, SecretsManager};
-use hookrelay_shared::source::{Source, secret_name, valid_source_name};
+use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource};
+use hookrelay_shared::source::{Source, valid_source_name};
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use std::collections::BTreeMap;
@@ -32,6 +34,8 @@ use time::OffsetDateTime;
 
 pub struct Receiver {
     sources: ConfigCache<Source>,
+    /// Where sources are: `<prefix>/sources/<name>`.
+    names: SecretNames,
     inbound: Arc<dyn Queue>,
     /// Events queue for relay mode (fan-out by the router), when deployed.
     events: Option<Arc<dyn Queue>>,
@@ -53,6 +57,7 @@ impl Receiver {
         let sources = ConfigCache::new(ports.secrets, Arc::clone(&ports.clock), settings.cache);
         Self {
             sources,
+            names: SecretNames::new(&settings.secrets_prefix),
             inbound: ports.inbound,
             events: ports.events,
             clock: ports.clock,
@@ -127,7 +132,7 @@ impl Receiver {
         if body.len() > self.settings.max_message_bytes {
             return Err(Reject::TooLarge);
         }
-        let secret = secret_name(&self.settings.secrets_prefix, name);
+        let secret = self.names.of(ConfigKind::Source, name);
         let source = match self.sources.get(&secret).await {
             Ok(Some(s)) => s,
             Ok(None) => return Err(Reject::UnknownSource),

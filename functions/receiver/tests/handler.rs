@@ -1,11 +1,12 @@
 //! The receiver's handler against moto server with the real SDK: Secrets
 //! Manager for source configuration, SQS for the inbound queue.
 
+use hookrelay_shared::aws::secrets_manager::SecretsManager;
+use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::{Clock, ManualClock};
 use hookrelay_shared::envelope::{BodyEncoding, OwnedEnvelope};
-use hookrelay_shared::queue::{Queue, SqsQueue};
+use hookrelay_shared::queue::Queue;
 use hookrelay_shared::schemes::{Scheme, SignInput, SignatureConfig};
-use hookrelay_shared::secrets::SecretsManager;
 use hookrelay_test_support::{apigw, moto, unique};
 use lambda_http::Body;
 use receiver::{Ports, Receiver, Settings};

@@ -2,10 +2,10 @@
 //! moto behind it) accepts it and queues the exact body. One changed byte:
 //! 401 and nothing queued.
 
+use hookrelay_shared::aws::secrets_manager::SecretsManager;
+use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::SystemClock;
 use hookrelay_shared::envelope::OwnedEnvelope;
-use hookrelay_shared::queue::SqsQueue;
-use hookrelay_shared::secrets::SecretsManager;
 use hookrelay_test_support::platforms::{self, PLATFORMS};
 use hookrelay_test_support::{apigw, moto, unique};
 use receiver::{Ports, Receiver, Settings};

@@ -28,15 +28,17 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use hookrelay_shared::attributes::{ENDPOINT, EVENT_TYPE};
+use hookrelay_shared::aws::dynamodb::state_table::StateTable;
+use hookrelay_shared::aws::secrets_manager::{ConfigKind, SecretNames, SecretsManager};
+use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::dead_letter::{DeadLetter, DeadReason};
-use hookrelay_shared::endpoint::{Endpoint, secret_name};
+use hookrelay_shared::endpoint::Endpoint;
 use hookrelay_shared::env::StartError;
 use hookrelay_shared::event::Event;
 use hookrelay_shared::job::DeliveryJob;
-use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, SqsQueue, send_all};
-use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource, SecretsManager};
-use hookrelay_shared::state_table::StateTable;
+use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, send_all};
+use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -49,17 +51,18 @@ pub trait EndpointNames: Send + Sync {
     async fn names(&self) -> Result<Vec<String>, String>;
 }
 
-/// Endpoint names from Secrets Manager (`ListSecrets` under `<prefix>/endpoints/`).
+/// Endpoint names from Secrets Manager: the secrets under
+/// `<prefix>/endpoints/`.
 pub struct SecretsManagerNames {
-    client: aws_sdk_secretsmanager::Client,
-    prefix: String,
+    secrets: SecretsManager,
+    under: String,
 }
 
 impl SecretsManagerNames {
     pub fn new(client: aws_sdk_secretsmanager::Client, secrets_prefix: &str) -> Self {
         Self {
-            client,
-            prefix: format!("{}/endpoints/", secrets_prefix.trim_end_matches('/')),
+            secrets: SecretsManager::new(client),
+            under: SecretNames::new(secrets_prefix).under(ConfigKind::Endpoint),
         }
     }
 }
@@ -67,40 +70,17 @@ impl SecretsManagerNames {
 #[async_trait]
 impl EndpointNames for SecretsManagerNames {
     async fn names(&self) -> Result<Vec<String>, String> {
-        use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
-        let filter = Filter::builder()
-            .key(FilterNameStringType::Name)
-            .values(&self.prefix)
-            .build();
-        let mut names = Vec::new();
-        let mut pages = self
-            .client
-            .list_secrets()
-            .filters(filter)
-            .max_results(100)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page
-                .map_err(|e| aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string())?;
-            for s in page.secret_list() {
-                // The name filter is a prefix match on words; keep exact children only.
-                if let Some(rest) = s.name().and_then(|n| n.strip_prefix(&self.prefix))
-                    && !rest.is_empty()
-                    && !rest.contains('/')
-                    && s.deleted_date().is_none()
-                {
-                    names.push(rest.to_string());
-                }
-            }
-        }
-        names.sort();
-        Ok(names)
+        self.secrets
+            .names(&self.under)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
 pub struct Router {
     names: Arc<dyn EndpointNames>,
+    /// Where endpoints' configurations are.
+    secret_names: SecretNames,
     names_cache: Mutex<Option<(Instant, Vec<String>)>>,
     endpoints: ConfigCache<Endpoint>,
     outbound: Arc<dyn Queue>,
@@ -150,6 +130,7 @@ impl Router {
     pub fn new(ports: Ports, settings: Settings) -> Self {
         Self {
             names: ports.names,
+            secret_names: SecretNames::new(&settings.secrets_prefix),
             names_cache: Mutex::new(None),
             endpoints: ConfigCache::new(ports.secrets, Arc::clone(&ports.clock), settings.cache),
             outbound: ports.outbound,
@@ -290,7 +271,7 @@ impl Router {
         for name in names {
             match self
                 .endpoints
-                .get(&secret_name(&self.settings.secrets_prefix, &name))
+                .get(&self.secret_names.of(ConfigKind::Endpoint, &name))
                 .await
             {
                 // Switched off or not: the sender parks what a switched-off endpoint gets.

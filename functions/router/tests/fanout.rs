@@ -6,11 +6,13 @@
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use hookrelay_cli::local_esm::{Invoke, Poller};
+use hookrelay_shared::aws::dynamodb::state_table::StateTable;
+use hookrelay_shared::aws::secrets_manager::SecretsManager;
+use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::{Clock, ManualClock, SystemClock};
 use hookrelay_shared::job::DeliveryJob;
-use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, QueueError, SqsQueue};
-use hookrelay_shared::secrets::{CacheSettings, SecretsManager};
-use hookrelay_shared::state_table::StateTable;
+use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, QueueError};
+use hookrelay_shared::secrets::CacheSettings;
 use hookrelay_test_support::{moto, unique};
 use router::{Ports, Router, SecretsManagerNames, Settings};
 use std::collections::{BTreeMap, BTreeSet};

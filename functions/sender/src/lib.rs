@@ -45,15 +45,19 @@ pub use settings::{SETTLE_MARGIN, Settings};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use context::Context;
-use hookrelay_shared::attempts::{AttemptLog, DynamoAttempts, ReceiveCountOnly};
+use hookrelay_shared::attempts::{AttemptLog, ReceiveCountOnly};
+use hookrelay_shared::aws::dynamodb::attempts::DynamoAttempts;
+use hookrelay_shared::aws::dynamodb::health::DynamoHealth;
+use hookrelay_shared::aws::dynamodb::state_table::StateTable;
+use hookrelay_shared::aws::secrets_manager::SecretsManager;
+use hookrelay_shared::aws::sns::SnsNotifier;
+use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::env::StartError;
 use hookrelay_shared::health::{EndpointHealth, LogNotifier, NoHealthTracking, Notifier};
-use hookrelay_shared::health_store::{DynamoHealth, SnsNotifier};
 use hookrelay_shared::outbound::{ReqwestTransport, Transport};
-use hookrelay_shared::queue::{MessageControl, Queue, SqsQueue};
-use hookrelay_shared::secrets::{ConfigCache, SecretSource, SecretsManager};
-use hookrelay_shared::state_table::StateTable;
+use hookrelay_shared::queue::{MessageControl, Queue};
+use hookrelay_shared::secrets::{ConfigCache, SecretSource};
 use std::sync::Arc;
 use time::OffsetDateTime;
 

@@ -9,8 +9,9 @@ use crate::context::Context;
 use crate::outcome;
 use crate::record::{Invocation, Record, Verdict};
 use aws_lambda_events::event::sqs::SqsMessage;
+use hookrelay_shared::aws::secrets_manager::{ConfigKind, SecretNames};
 use hookrelay_shared::dead_letter::DeadReason;
-use hookrelay_shared::endpoint::{Endpoint, secret_name, valid_endpoint_name};
+use hookrelay_shared::endpoint::{Endpoint, valid_endpoint_name};
 use hookrelay_shared::health::Parking;
 use hookrelay_shared::job::DeliveryJob;
 use hookrelay_shared::retry::RetrySchedule;
@@ -89,7 +90,8 @@ async fn ready<'a>(ctx: &Context, rec: Record<'a>) -> Result<Ready<'a>, Verdict>
         )
         .await);
     }
-    let secret = secret_name(&ctx.settings.secrets_prefix, &job.endpoint);
+    let secret =
+        SecretNames::new(&ctx.settings.secrets_prefix).of(ConfigKind::Endpoint, &job.endpoint);
     let endpoint = match ctx.endpoints.get(&secret).await {
         Ok(Some(e)) => e,
         Ok(None) => {

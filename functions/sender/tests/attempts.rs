@@ -7,7 +7,8 @@
 #[path = "support/rig.rs"]
 mod rig;
 
-use hookrelay_shared::attempts::{AttemptLog, DynamoAttempts};
+use hookrelay_shared::attempts::AttemptLog;
+use hookrelay_shared::aws::dynamodb::attempts::DynamoAttempts;
 use hookrelay_shared::clock::SystemClock;
 use hookrelay_test_support::endpoint::{Reply, TestEndpoint};
 use hookrelay_test_support::faults::{Fault, Faults};

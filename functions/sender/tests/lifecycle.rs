@@ -6,16 +6,18 @@
 mod common;
 
 use common::{Options, World, attr};
+use hookrelay_shared::aws::dynamodb::health::{
+    DynamoHealth, begin_replay, disable, disable_and_notify, finish_replay,
+};
+use hookrelay_shared::aws::dynamodb::state_table::StateTable;
+use hookrelay_shared::aws::secrets_manager::SecretsManagerSwitch;
+use hookrelay_shared::aws::sns::SnsNotifier;
+use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::{Clock, ManualClock};
-use hookrelay_shared::enable::{EnableSettings, Enabled, Parked, SecretsManagerSwitch, enable};
+use hookrelay_shared::enable::{EnableSettings, Enabled, Parked, enable};
 use hookrelay_shared::health::{
     EndpointHealth, Outcome, ParkError, ParkRequest, Parking, RateRule, Rules, Trigger,
 };
-use hookrelay_shared::health_store::{
-    DynamoHealth, SnsNotifier, begin_replay, disable, disable_and_notify, finish_replay,
-};
-use hookrelay_shared::queue::SqsQueue;
-use hookrelay_shared::state_table::StateTable;
 use hookrelay_test_support::endpoint::{Reply, TestEndpoint};
 use hookrelay_test_support::moto;
 use std::sync::Arc;

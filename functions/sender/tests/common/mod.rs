@@ -7,11 +7,12 @@
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use hookrelay_cli::local_esm::{Invoke, PollReport, Poller};
+use hookrelay_shared::aws::secrets_manager::SecretsManager;
+use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::SystemClock;
 use hookrelay_shared::health::{EndpointHealth, LogNotifier, NoHealthTracking, Notifier};
 use hookrelay_shared::outbound::{NetworkPolicy, ReqwestTransport};
-use hookrelay_shared::queue::{MessageControl, QueueError, SqsQueue};
-use hookrelay_shared::secrets::SecretsManager;
+use hookrelay_shared::queue::{MessageControl, QueueError};
 use hookrelay_test_support::{moto, unique};
 use sender::{Ports, Sender, Settings};
 use std::sync::{Arc, Mutex};

@@ -1,4 +1,4 @@
-//! [`EndpointHealth`] on the DynamoDB state table, and the SNS notifier.
+//! [`EndpointHealth`] on the DynamoDB state table, parking and replay.
 //!
 //! The sender asks "are this endpoint's jobs parked?" for every job; the
 //! answer (the whole health item) is cached for a few seconds per endpoint,
@@ -8,6 +8,7 @@
 //! with the next write the instance makes anyway (a failure, a state
 //! change): the failure-rate rule sees them without a write per success.
 
+use super::state_table::{ParkWhile, StateTable};
 use crate::clock::Clock;
 use crate::health::{
     Change, Disabled, EndpointHealth, HOUR, HealthState, Notifier, Outcome, ParkError, ParkRequest,
@@ -15,7 +16,6 @@ use crate::health::{
 };
 use crate::job::DeliveryJob;
 use crate::queue::{MAX_BATCH, OutgoingMessage, Queue};
-use crate::state_table::{ParkWhile, StateTable};
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -253,63 +253,6 @@ impl EndpointHealth for DynamoHealth {
             "the state of {} keeps changing",
             job.endpoint
         )))
-    }
-}
-
-/// Publishes disable notices to an SNS topic (subscribe an e-mail address,
-/// a chat webhook or a queue to it).
-pub struct SnsNotifier {
-    client: aws_sdk_sns::Client,
-    topic_arn: String,
-}
-
-impl SnsNotifier {
-    pub fn new(client: aws_sdk_sns::Client, topic_arn: impl Into<String>) -> Self {
-        Self {
-            client,
-            topic_arn: topic_arn.into(),
-        }
-    }
-}
-
-/// The notice's text: what happened, why, and how to turn it back on.
-pub fn disable_notice(endpoint: &str, d: &Disabled) -> (String, String) {
-    let subject = format!("hookrelay: endpoint {endpoint} disabled");
-    let body = serde_json::json!({
-        "endpoint": endpoint,
-        "trigger": d.trigger,
-        "reason": d.reason,
-        "disabled_at": crate::clock::iso_millis(d.at),
-        "what_happens_now": "new deliveries for this endpoint are parked, not dropped",
-        "to_enable": format!("hookrelay endpoints enable {endpoint}  (replays parked deliveries in the order they were created)"),
-    });
-    (
-        subject,
-        serde_json::to_string_pretty(&body).unwrap_or_default(),
-    )
-}
-
-#[async_trait]
-impl Notifier for SnsNotifier {
-    async fn endpoint_disabled(&self, endpoint: &str, d: &Disabled) -> Result<(), String> {
-        let (subject, message) = disable_notice(endpoint, d);
-        self.client
-            .publish()
-            .topic_arn(&self.topic_arn)
-            .subject(subject)
-            .message(message)
-            .message_attributes(
-                "endpoint",
-                aws_sdk_sns::types::MessageAttributeValue::builder()
-                    .data_type("String")
-                    .string_value(endpoint)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
-            .send()
-            .await
-            .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(&e).to_string())?;
-        Ok(())
     }
 }
 

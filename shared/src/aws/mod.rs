@@ -1,4 +1,17 @@
-//! Building AWS SDK configuration once per process.
+//! The AWS adapters, one module per service, and the SDK configuration
+//! every client is built from (once per process):
+//!
+//! - [`sqs`]: the queue ports ([`crate::queue`]);
+//! - [`secrets_manager`]: configuration secrets, their names, and the
+//!   endpoint switch;
+//! - [`dynamodb`]: the state table and the ports on it (health, parking,
+//!   attempts);
+//! - [`sns`]: disable notices.
+//!
+//! The ports these implement are beside the domain code that uses them;
+//! domain modules import no adapter.
+//!
+//! # SDK configuration
 //!
 //! All SDK clients share one HTTP client on rustls with the `ring` provider,
 //! the same TLS stack the sender's `reqwest` client uses: the SDK's default
@@ -21,6 +34,11 @@
 //! Endpoints come from the standard environment
 //! (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_SQS`, ...), which is how local
 //! runs and tests point the real SDK at moto server.
+
+pub mod dynamodb;
+pub mod secrets_manager;
+pub mod sns;
+pub mod sqs;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 
