@@ -29,6 +29,9 @@
 //! - [`aws`]: building SDK clients once, with one TLS stack;
 //! - [`clock`]: time as a port.
 //!
+//! Operations: [`metrics`], counts in CloudWatch's embedded metric format
+//! (the metric names in [`metrics::names`]).
+//!
 //! The local stand-in for Lambda's SQS event source mapping (`hookrelay dev`)
 //! is development tooling: it is in the CLI (`hookrelay_cli::local_esm`).
 
@@ -48,6 +51,7 @@ pub mod health_store;
 pub mod job;
 pub mod js_stringify;
 pub mod json_pointer;
+pub mod metrics;
 pub mod outbound;
 pub mod queue;
 pub mod retry;
