@@ -9,6 +9,7 @@
 mod answer;
 mod bulk;
 mod event;
+mod outcome;
 mod settings;
 
 pub use answer::Reject;
@@ -19,6 +20,7 @@ use event::{Event, extract, new_id};
 use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::env::StartError;
 use hookrelay_shared::envelope::{ATTR_EVENT_TYPE, ATTR_SOURCE, ENVELOPE_VERSION, Envelope};
+use hookrelay_shared::metrics::Metrics;
 use hookrelay_shared::queue::{OutgoingMessage, Queue, QueueError, SqsQueue};
 use hookrelay_shared::schemes::{HeaderLookup, Verified, VerifyError};
 use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource, SecretsManager};
@@ -37,6 +39,7 @@ pub struct Receiver {
     events: Option<Arc<dyn Queue>>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    metrics: Metrics,
 }
 
 /// The ports a [`Receiver`] talks to.
@@ -56,8 +59,15 @@ impl Receiver {
             inbound: ports.inbound,
             events: ports.events,
             clock: ports.clock,
+            metrics: Metrics::stdout(settings.metrics_namespace.clone()),
             settings,
         }
+    }
+
+    /// Writes the metrics there instead of standard output (tests).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Production wiring from an SDK configuration: Secrets Manager, SQS
@@ -89,7 +99,12 @@ impl Receiver {
     pub async fn handle(&self, req: Request) -> Response<Body> {
         let started = Instant::now();
         let source = source_name(&req).unwrap_or_default();
-        match self.process(&req).await {
+        // Whether `source` is a configured source: only then does its name
+        // become a metric dimension (it is the caller's otherwise).
+        let mut known = false;
+        let result = self.process(&req, &mut known).await;
+        outcome::count(&self.metrics, known.then_some(source), &result);
+        let response = match result {
             Ok(answer) => {
                 tracing::info!(
                     source,
@@ -112,10 +127,14 @@ impl Receiver {
                 }
                 reject.response(self.settings.max_message_bytes)
             }
-        }
+        };
+        // The invocation ends with the answer: Lambda may freeze the
+        // instance right after, so the metrics are written now.
+        self.metrics.flush();
+        response
     }
 
-    async fn process(&self, req: &Request) -> Result<Answer, Reject> {
+    async fn process(&self, req: &Request, known: &mut bool) -> Result<Answer, Reject> {
         if req.method() != Method::POST {
             return Err(Reject::MethodNotAllowed);
         }
@@ -131,8 +150,13 @@ impl Receiver {
         let source = match self.sources.get(&secret).await {
             Ok(Some(s)) => s,
             Ok(None) => return Err(Reject::UnknownSource),
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // A configuration that does not compile still names a source.
+                *known = matches!(e, CacheError::Invalid { .. });
+                return Err(e.into());
+            }
         };
+        *known = true;
         let received_at = self.clock.now();
         let (source, verified) = self
             .verify(&secret, source, req.headers(), body, received_at)

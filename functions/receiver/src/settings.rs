@@ -25,6 +25,8 @@ pub struct Settings {
     /// `HOOKRELAY_EVENTS_QUEUE_URL`: where relaying sources put events for
     /// fan-out, when deployed.
     pub events_queue_url: Option<String>,
+    /// `HOOKRELAY_METRICS_NAMESPACE`: where the EMF metrics go.
+    pub metrics_namespace: String,
 }
 
 impl Settings {
@@ -36,6 +38,7 @@ impl Settings {
             cache: CacheSettings::default(),
             inbound_queue_url: String::new(),
             events_queue_url: None,
+            metrics_namespace: hookrelay_shared::metrics::DEFAULT_NAMESPACE.into(),
         }
     }
 
@@ -64,6 +67,7 @@ impl Settings {
         s.cache = CacheSettings::from_env(env)?;
         s.inbound_queue_url = env.required("HOOKRELAY_INBOUND_QUEUE_URL")?;
         s.events_queue_url = env.get("HOOKRELAY_EVENTS_QUEUE_URL");
+        s.metrics_namespace = hookrelay_shared::metrics::namespace_from_env(env)?;
         Ok(s)
     }
 

@@ -118,6 +118,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The namespace when `HOOKRELAY_METRICS_NAMESPACE` is not set.
 pub const DEFAULT_NAMESPACE: &str = "hookrelay";
 
+/// `HOOKRELAY_METRICS_NAMESPACE` (the template's `MetricsNamespace`), or
+/// [`DEFAULT_NAMESPACE`]; CloudWatch takes 1 to 255 characters.
+pub fn namespace_from_env(env: &crate::env::Env) -> Result<String, crate::env::EnvError> {
+    match env.get("HOOKRELAY_METRICS_NAMESPACE") {
+        None => Ok(DEFAULT_NAMESPACE.to_string()),
+        Some(ns) if (1..=255).contains(&ns.chars().count()) && !ns.starts_with("AWS/") => Ok(ns),
+        Some(value) => Err(crate::env::EnvError::Invalid {
+            name: "HOOKRELAY_METRICS_NAMESPACE",
+            value,
+            expected: "a CloudWatch namespace: 1 to 255 characters, not starting with AWS/".into(),
+        }),
+    }
+}
+
 impl Metrics {
     /// Writes to standard output, where Lambda collects it for CloudWatch.
     pub fn stdout(namespace: impl Into<String>) -> Self {
