@@ -34,6 +34,10 @@ use hookrelay_shared::endpoint::{Endpoint, secret_name};
 use hookrelay_shared::env::StartError;
 use hookrelay_shared::event::Event;
 use hookrelay_shared::job::DeliveryJob;
+use hookrelay_shared::metrics::Metrics;
+use hookrelay_shared::metrics::names::{
+    EVENTS_DEAD_LETTERED, EVENTS_RETRIED, EVENTS_ROUTED, JOBS_WRITTEN,
+};
 use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, SqsQueue, send_all};
 use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource, SecretsManager};
 use hookrelay_shared::state_table::StateTable;
@@ -108,6 +112,7 @@ pub struct Router {
     markers: Option<StateTable>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    metrics: Metrics,
 }
 
 /// The ports a [`Router`] talks to.
@@ -156,8 +161,15 @@ impl Router {
             dlq: ports.dlq,
             markers: ports.markers,
             clock: ports.clock,
+            metrics: Metrics::stdout(settings.metrics_namespace.clone()),
             settings,
         }
+    }
+
+    /// Writes the metrics there instead of standard output (tests).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Production wiring from an SDK configuration.
@@ -240,6 +252,13 @@ impl Router {
                 response.batch_item_failures.push(f);
             }
         }
+        self.metrics.count(
+            &EVENTS_RETRIED,
+            &[],
+            response.batch_item_failures.len() as u64,
+        );
+        // Lambda may freeze the instance once the batch is answered.
+        self.metrics.flush();
         response
     }
 
@@ -379,9 +398,12 @@ impl Router {
             written = p.written.len(),
             "event routed"
         );
+        self.metrics
+            .count(&JOBS_WRITTEN, &[], p.written.len() as u64);
         if p.failed {
             Fanout::Retry
         } else {
+            self.metrics.count(&EVENTS_ROUTED, &[], 1);
             Fanout::Done
         }
     }
@@ -417,6 +439,7 @@ impl Router {
         match self.dlq.send(letter.message()).await {
             Ok(_) => {
                 tracing::warn!(reason, "event moved to the dead-letter queue");
+                self.metrics.count(&EVENTS_DEAD_LETTERED, &[], 1);
                 Fanout::Done
             }
             Err(e) => {

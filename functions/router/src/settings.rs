@@ -20,6 +20,8 @@ pub struct Settings {
     /// `HOOKRELAY_ENDPOINT_LIST_TTL_SECS`: how long the list of endpoint
     /// names is reused.
     pub directory_ttl: Duration,
+    /// `HOOKRELAY_METRICS_NAMESPACE`: where the EMF metrics go.
+    pub metrics_namespace: String,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ impl Settings {
                 )?
                 .unwrap_or(60),
             ),
+            metrics_namespace: hookrelay_shared::metrics::namespace_from_env(env)?,
         })
     }
 }

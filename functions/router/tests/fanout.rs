@@ -8,9 +8,11 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use hookrelay_cli::local_esm::{Invoke, Poller};
 use hookrelay_shared::clock::{Clock, ManualClock, SystemClock};
 use hookrelay_shared::job::DeliveryJob;
+use hookrelay_shared::metrics::{Lines, Metrics};
 use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, QueueError, SqsQueue};
 use hookrelay_shared::secrets::{CacheSettings, SecretsManager};
 use hookrelay_shared::state_table::StateTable;
+use hookrelay_test_support::emf_spec;
 use hookrelay_test_support::{moto, unique};
 use router::{Ports, Router, SecretsManagerNames, Settings};
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +27,8 @@ struct World {
     dlq: String,
     prefix: String,
     router: Arc<Router>,
+    /// The EMF lines the router wrote.
+    metrics: Lines,
 }
 
 /// Invokes the router in-process and keeps every event it was given, so a
@@ -132,6 +136,7 @@ async fn world_with(
         concurrency: 4,
         cache: CacheSettings::default(),
         directory_ttl: Duration::from_secs(60),
+        metrics_namespace: "hookrelay-test".into(),
     };
     let ports = Ports {
         names: Arc::new(SecretsManagerNames::new(sm.clone(), &prefix)),
@@ -141,8 +146,10 @@ async fn world_with(
         markers: Some(StateTable::new(ddb, table)),
         clock,
     };
+    let (metrics, lines) = Metrics::in_memory("hookrelay-test");
     World {
-        router: Arc::new(Router::new(ports, settings)),
+        router: Arc::new(Router::new(ports, settings).with_metrics(metrics)),
+        metrics: lines,
         sqs,
         sm,
         events,
@@ -279,6 +286,12 @@ async fn a_retried_batch_writes_no_job_twice_and_a_bad_event_blocks_nothing() {
         dead[0].message_attributes().unwrap()["hookrelay-reason"].string_value(),
         Some("invalid-event")
     );
+    // The metrics say the same, in EMF the specification accepts.
+    let m = emf_spec::validate_log(&w.metrics.take().join("\n")).unwrap();
+    assert_eq!(emf_spec::total(&m, "EventsRouted", &[]), 2.0);
+    assert_eq!(emf_spec::total(&m, "JobsWritten", &[]), 4.0);
+    assert_eq!(emf_spec::total(&m, "EventsDeadLettered", &[]), 1.0);
+    assert_eq!(emf_spec::total(&m, "EventsRetried", &[]), 0.0);
 
     // Lambda retries the same batch (e.g. after a timeout): nothing new is written.
     let seen: Vec<SqsEvent> = rec.1.lock().unwrap().clone();
@@ -287,6 +300,12 @@ async fn a_retried_batch_writes_no_job_twice_and_a_bad_event_blocks_nothing() {
         assert!(resp.batch_item_failures.is_empty());
     }
     assert!(w.jobs().await.is_empty(), "no duplicate jobs");
+    let m = emf_spec::validate_log(&w.metrics.take().join("\n")).unwrap();
+    assert_eq!(
+        emf_spec::total(&m, "JobsWritten", &[]),
+        0.0,
+        "none written again"
+    );
 }
 
 #[tokio::test]
