@@ -6,7 +6,7 @@
 //! Records whose order matters (FIFO message groups, replays of parked
 //! jobs) go one after the other per group; everything else concurrently.
 
-use crate::context::Context;
+use crate::context::{Context, endpoint_dimension};
 use crate::deliver::{self, CannotSign, Unit};
 use crate::outcome;
 use crate::prepare::{self, Prepared, Ready};
@@ -14,6 +14,7 @@ use crate::record::{Invocation, Record, Verdict};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use hookrelay_shared::attributes::{ENDPOINT, REPLAY_SEQ};
+use hookrelay_shared::metrics::names::ANSWER_TIME;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -239,7 +240,16 @@ async fn run_unit(ctx: &Context, inv: &Invocation, unit: Unit<'_>) -> Vec<(Strin
             Err(CannotSign(error)) => return cannot_sign(ctx, &unit, &name, &error, out).await,
         }
     };
+    let started = std::time::Instant::now();
     let results = deliver::send(&*ctx.transport, &*ctx.clock, &unit, request).await;
+    let dims: Vec<_> = endpoint_dimension(&unit.endpoint, &name)
+        .into_iter()
+        .collect();
+    ctx.metrics.observe(
+        &ANSWER_TIME,
+        &dims,
+        started.elapsed().as_secs_f64() * 1000.0,
+    );
     for ((ready, result), n) in unit.records.iter().zip(results).zip(numbers) {
         let verdict = outcome::after_attempt(ctx, ready, n, result).await;
         out.push((ready.rec.id.to_string(), verdict));

@@ -6,13 +6,17 @@
 //! can never succeed). Nothing is deleted before it is delivered, parked,
 //! or safely in the dead-letter queue.
 
-use crate::context::Context;
+use crate::context::{Context, endpoint_dimension};
 use crate::deliver::AttemptResult;
 use crate::prepare::Ready;
 use crate::record::{Record, Verdict};
 use hookrelay_shared::dead_letter::{DeadLetter, DeadReason};
 use hookrelay_shared::health::{Disabled, Outcome, ParkError, ParkRequest};
 use hookrelay_shared::job::DeliveryJob;
+use hookrelay_shared::metrics::names::{
+    CLASS, DEAD_LETTERED, DELIVERED, DELIVERY_FAILED, ENDPOINTS_DISABLED, JOB_AGE, PARKED, REASON,
+    RETRIED, failure_class,
+};
 use hookrelay_shared::retry::{bounded_retry_after, infra_retry_delay, visibility_cap};
 use std::time::Duration;
 
@@ -36,8 +40,14 @@ pub(crate) async fn after_attempt(
         .map(|h| h.over(&ctx.settings.rules))
         .unwrap_or(ctx.settings.rules);
     let endpoint = r.job.endpoint.as_str();
+    let own = endpoint_dimension(&r.endpoint, endpoint);
+    let dims: Vec<_> = own.into_iter().collect();
     match result {
         AttemptResult::Delivered { status } => {
+            ctx.metrics.count(&DELIVERED, &dims, 1);
+            let age = ctx.clock.now() - r.job.created_at;
+            ctx.metrics
+                .observe(&JOB_AGE, &dims, age.whole_milliseconds() as f64);
             if let Err(e) = ctx
                 .health
                 .record(endpoint, Outcome::Success, &status.to_string(), &rules)
@@ -53,6 +63,9 @@ pub(crate) async fn after_attempt(
             gone,
             error,
         } => {
+            let class = [(CLASS, failure_class(&status))];
+            ctx.metrics
+                .count(&DELIVERY_FAILED, &[&class[..], &dims].concat(), 1);
             count_first_failure(ctx, &r.rec).await;
             let outcome = if gone {
                 Outcome::Gone
@@ -98,6 +111,7 @@ pub(crate) async fn after_attempt(
                         delay_secs = delay.as_secs(),
                         "retry scheduled"
                     );
+                    ctx.metrics.count(&RETRIED, &dims, 1);
                     retry(ctx, &r.rec, Some(delay)).await
                 }
                 None => {
@@ -119,6 +133,7 @@ pub(crate) async fn after_attempt(
 
 async fn announce(ctx: &Context, endpoint: &str, d: &Disabled) {
     tracing::warn!(endpoint, trigger = ?d.trigger, reason = d.reason, "endpoint disabled");
+    ctx.metrics.count(&ENDPOINTS_DISABLED, &[], 1);
     if let Err(e) = ctx.notifier.endpoint_disabled(endpoint, d).await {
         tracing::error!(endpoint, error = e, "could not send the disable notice");
     }
@@ -283,6 +298,7 @@ pub(crate) async fn park(
                 reason = why,
                 "job parked: endpoint disabled"
             );
+            ctx.metrics.count(&PARKED, &[], 1);
             Some(Verdict::Delete)
         }
         Ok(false) => None,
@@ -383,6 +399,8 @@ pub(crate) async fn dead_letter_after(
                 error,
                 "job moved to the dead-letter queue"
             );
+            ctx.metrics
+                .count(&DEAD_LETTERED, &[(REASON, reason.as_str())], 1);
             Verdict::Delete
         }
         Err(e) => {

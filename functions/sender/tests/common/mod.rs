@@ -9,6 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use hookrelay_cli::local_esm::{Invoke, PollReport, Poller};
 use hookrelay_shared::clock::SystemClock;
 use hookrelay_shared::health::{EndpointHealth, LogNotifier, NoHealthTracking, Notifier};
+use hookrelay_shared::metrics::{Lines, Metrics};
 use hookrelay_shared::outbound::{NetworkPolicy, ReqwestTransport};
 use hookrelay_shared::queue::{MessageControl, QueueError, SqsQueue};
 use hookrelay_shared::secrets::SecretsManager;
@@ -52,6 +53,8 @@ pub struct World {
     pub control: Arc<RecordingControl>,
     pub sender: Arc<Sender>,
     pub poller: Poller,
+    /// The EMF lines the sender wrote.
+    pub metrics: Lines,
 }
 
 pub struct Options {
@@ -102,7 +105,12 @@ impl World {
             notifier: o.notifier,
             clock: Arc::new(SystemClock),
         };
-        let sender = Arc::new(Sender::new(ports, settings).with_jitter(|| 0.0));
+        let (metrics, lines) = Metrics::in_memory("hookrelay-test");
+        let sender = Arc::new(
+            Sender::new(ports, settings)
+                .with_jitter(|| 0.0)
+                .with_metrics(metrics),
+        );
         let mut poller = Poller::new(sqs.clone(), outbound.clone()).await.unwrap();
         poller.wait_secs = 0;
         Self {
@@ -114,6 +122,7 @@ impl World {
             control,
             sender,
             poller,
+            metrics: lines,
         }
     }
 
