@@ -498,21 +498,9 @@ impl EndpointHealth for NoHealthTracking {
     }
 }
 
-/// Who hears about a disabled endpoint (SNS in AWS).
-#[async_trait::async_trait]
-pub trait Notifier: Send + Sync {
-    async fn endpoint_disabled(&self, endpoint: &str, disabled: &Disabled) -> Result<(), String>;
-}
-
-/// Logs only.
-pub struct LogNotifier;
-
-#[async_trait::async_trait]
-impl Notifier for LogNotifier {
-    async fn endpoint_disabled(&self, _: &str, _: &Disabled) -> Result<(), String> {
-        Ok(())
-    }
-}
+/// Who hears about a disabled endpoint (SNS in AWS): the operational
+/// events' publisher.
+pub use crate::ops_event::{LogNotifier, Notifier};
 
 #[cfg(test)]
 mod tests {

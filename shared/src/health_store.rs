@@ -14,6 +14,7 @@ use crate::health::{
     Parking, Rules,
 };
 use crate::job::DeliveryJob;
+use crate::ops_event::OpsEvent;
 use crate::queue::{MAX_BATCH, OutgoingMessage, Queue};
 use crate::state_table::{ParkWhile, StateTable};
 use async_trait::async_trait;
@@ -272,40 +273,31 @@ impl SnsNotifier {
     }
 }
 
-/// The notice's text: what happened, why, and how to turn it back on.
-pub fn disable_notice(endpoint: &str, d: &Disabled) -> (String, String) {
-    let subject = format!("hookrelay: endpoint {endpoint} disabled");
-    let body = serde_json::json!({
-        "endpoint": endpoint,
-        "trigger": d.trigger,
-        "reason": d.reason,
-        "disabled_at": crate::clock::iso_millis(d.at),
-        "what_happens_now": "new deliveries for this endpoint are parked, not dropped",
-        "to_enable": format!("hookrelay endpoints enable {endpoint}  (replays parked deliveries in the order they were created)"),
-    });
-    (
-        subject,
-        serde_json::to_string_pretty(&body).unwrap_or_default(),
-    )
-}
-
+/// Publishes operational events ([`crate::ops_event`]) on the notice
+/// topic: the JSON event as the message, a subject for e-mail subscribers,
+/// and message attributes subscription filter policies can match: `type`,
+/// and `endpoint` or `source`.
 #[async_trait]
 impl Notifier for SnsNotifier {
-    async fn endpoint_disabled(&self, endpoint: &str, d: &Disabled) -> Result<(), String> {
-        let (subject, message) = disable_notice(endpoint, d);
-        self.client
+    async fn publish(&self, event: &OpsEvent) -> Result<(), String> {
+        let attribute = |value: &str| {
+            aws_sdk_sns::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        let mut publish = self
+            .client
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject(subject)
-            .message(message)
-            .message_attributes(
-                "endpoint",
-                aws_sdk_sns::types::MessageAttributeValue::builder()
-                    .data_type("String")
-                    .string_value(endpoint)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
+            .subject(event.subject())
+            .message(event.to_json())
+            .message_attributes("type", attribute(event.event_type())?);
+        if let Some((name, value)) = event.subject_name() {
+            publish = publish.message_attributes(name, attribute(value)?);
+        }
+        publish
             .send()
             .await
             .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(&e).to_string())?;

@@ -315,7 +315,7 @@ async fn poll_forever(label: &'static str, poller: Poller, function: Arc<dyn Inv
     }
 }
 
-/// Prints the disable notices the sender publishes (SNS -> a local queue).
+/// Prints the operational events the functions publish (SNS -> a local queue).
 async fn print_notices(sqs: aws_sdk_sqs::Client, queue: String) {
     loop {
         let Ok(out) = sqs
@@ -330,14 +330,21 @@ async fn print_notices(sqs: aws_sdk_sqs::Client, queue: String) {
             continue;
         };
         for m in out.messages.unwrap_or_default() {
-            let body: serde_json::Value =
-                serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
-            println!(
-                "[notice] endpoint {} disabled: {}. {}",
-                body["endpoint"].as_str().unwrap_or("?"),
-                body["reason"].as_str().unwrap_or("?"),
-                body["to_enable"].as_str().unwrap_or("")
-            );
+            use hookrelay_shared::ops_event::{Detail, OpsEvent};
+            match serde_json::from_str::<OpsEvent>(m.body().unwrap_or("{}")) {
+                Ok(e) => {
+                    let more = match &e.detail {
+                        Detail::EndpointDisabled(d) => format!(": {}. {}", d.reason, d.to_enable),
+                        Detail::MessageDeadLettered(d) => format!(": {}", d.error),
+                        Detail::SourceRefusalsHigh(d) => {
+                            format!(": {} of {} refused. {}", d.refused, d.requests, d.hint)
+                        }
+                        _ => String::new(),
+                    };
+                    println!("[event {}] {}{more}", e.event_type(), e.subject());
+                }
+                Err(_) => println!("[notice] {}", m.body().unwrap_or("")),
+            }
             let _ = sqs
                 .delete_message()
                 .queue_url(&queue)

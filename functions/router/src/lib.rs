@@ -33,10 +33,15 @@ use hookrelay_shared::dead_letter::{DeadLetter, DeadReason};
 use hookrelay_shared::endpoint::{Endpoint, secret_name};
 use hookrelay_shared::env::StartError;
 use hookrelay_shared::event::Event;
+use hookrelay_shared::health::{LogNotifier, Notifier};
+use hookrelay_shared::health_store::SnsNotifier;
 use hookrelay_shared::job::DeliveryJob;
 use hookrelay_shared::metrics::Metrics;
 use hookrelay_shared::metrics::names::{
     EVENTS_DEAD_LETTERED, EVENTS_RETRIED, EVENTS_ROUTED, JOBS_WRITTEN,
+};
+use hookrelay_shared::ops_event::{
+    DeadLetterQueue, Detail, MessageDeadLettered, OpsEvent, bounded,
 };
 use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, SqsQueue, send_all};
 use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource, SecretsManager};
@@ -113,6 +118,7 @@ pub struct Router {
     clock: Arc<dyn Clock>,
     settings: Settings,
     metrics: Metrics,
+    notifier: Arc<dyn Notifier>,
 }
 
 /// The ports a [`Router`] talks to.
@@ -162,8 +168,15 @@ impl Router {
             markers: ports.markers,
             clock: ports.clock,
             metrics: Metrics::stdout(settings.metrics_namespace.clone()),
+            notifier: Arc::new(LogNotifier),
             settings,
         }
+    }
+
+    /// Publishes operational events there (`message.dead_lettered`).
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// Writes the metrics there instead of standard output (tests).
@@ -197,7 +210,14 @@ impl Router {
             }),
             clock,
         };
-        Ok(Self::new(ports, settings))
+        let notifier: Option<Arc<dyn Notifier>> = settings.notify_topic_arn.clone().map(|arn| {
+            Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(config), arn)) as Arc<dyn Notifier>
+        });
+        let router = Self::new(ports, settings);
+        Ok(match notifier {
+            Some(n) => router.with_notifier(n),
+            None => router,
+        })
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -292,7 +312,8 @@ impl Router {
         let event: Event = match serde_json::from_str(body) {
             Ok(e) => e,
             Err(e) => {
-                return Plan::Settled(self.dead_letter(body, &format!("not an event: {e}")).await);
+                let reason = format!("not an event: {e}");
+                return Plan::Settled(self.dead_letter(message_id, None, body, &reason).await);
             }
         };
         let event_id = event.id.clone().unwrap_or_else(|| message_id.to_string());
@@ -359,7 +380,10 @@ impl Router {
             // A retry cannot make it fit: park the event with the reason.
             let reason =
                 format!("its delivery jobs exceed SQS's {MAX_BATCH_BYTES}-byte message limit");
-            return Plan::Settled(self.dead_letter(body, &reason).await);
+            return Plan::Settled(
+                self.dead_letter(message_id, Some(&event_id), body, &reason)
+                    .await,
+            );
         }
         Plan::Write(Pending {
             event_id,
@@ -434,12 +458,42 @@ impl Router {
         m
     }
 
-    async fn dead_letter(&self, body: &str, reason: &str) -> Fanout {
+    async fn dead_letter(
+        &self,
+        message_id: &str,
+        event_id: Option<&str>,
+        body: &str,
+        reason: &str,
+    ) -> Fanout {
         let letter = DeadLetter::new(body, DeadReason::InvalidEvent, reason).group("invalid");
         match self.dlq.send(letter.message()).await {
             Ok(_) => {
-                tracing::warn!(reason, "event moved to the dead-letter queue");
+                tracing::warn!(
+                    message_id,
+                    event_id,
+                    reason,
+                    "event moved to the dead-letter queue"
+                );
                 self.metrics.count(&EVENTS_DEAD_LETTERED, &[], 1);
+                let detail = Detail::MessageDeadLettered(MessageDeadLettered {
+                    queue: DeadLetterQueue::Events,
+                    message_id: message_id.to_string(),
+                    job_id: None,
+                    event_id: event_id.map(String::from),
+                    endpoint: None,
+                    reason: DeadReason::InvalidEvent.as_str().to_string(),
+                    attempts: None,
+                    last_status: None,
+                    error: bounded(reason, 256),
+                });
+                let event = OpsEvent::new(detail, self.clock.now());
+                if let Err(e) = self.notifier.publish(&event).await {
+                    tracing::warn!(
+                        message_id,
+                        error = e,
+                        "could not publish message.dead_lettered"
+                    );
+                }
                 Fanout::Done
             }
             Err(e) => {

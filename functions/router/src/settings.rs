@@ -22,6 +22,9 @@ pub struct Settings {
     pub directory_ttl: Duration,
     /// `HOOKRELAY_METRICS_NAMESPACE`: where the EMF metrics go.
     pub metrics_namespace: String,
+    /// `HOOKRELAY_NOTIFY_TOPIC_ARN`: where operational events go
+    /// (`message.dead_lettered`).
+    pub notify_topic_arn: Option<String>,
 }
 
 impl Settings {
@@ -49,6 +52,7 @@ impl Settings {
                 .unwrap_or(60),
             ),
             metrics_namespace: hookrelay_shared::metrics::namespace_from_env(env)?,
+            notify_topic_arn: env.get("HOOKRELAY_NOTIFY_TOPIC_ARN"),
         })
     }
 }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use hookrelay_cli::local_esm::{Invoke, Poller};
 use hookrelay_shared::clock::{Clock, ManualClock, SystemClock};
+use hookrelay_shared::health_store::SnsNotifier;
 use hookrelay_shared::job::DeliveryJob;
 use hookrelay_shared::metrics::{Lines, Metrics};
 use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, QueueError, SqsQueue};
@@ -29,6 +30,8 @@ struct World {
     router: Arc<Router>,
     /// The EMF lines the router wrote.
     metrics: Lines,
+    /// A queue subscribed to the notice topic (operational events).
+    notices: String,
 }
 
 /// Invokes the router in-process and keeps every event it was given, so a
@@ -137,6 +140,7 @@ async fn world_with(
         cache: CacheSettings::default(),
         directory_ttl: Duration::from_secs(60),
         metrics_namespace: "hookrelay-test".into(),
+        notify_topic_arn: None,
     };
     let ports = Ports {
         names: Arc::new(SecretsManagerNames::new(sm.clone(), &prefix)),
@@ -147,9 +151,16 @@ async fn world_with(
         clock,
     };
     let (metrics, lines) = Metrics::in_memory("hookrelay-test");
+    let (topic, notices) = moto::topic_with_queue(&moto::sns().await, &sqs).await;
+    let notifier = Arc::new(SnsNotifier::new(moto::sns().await, topic));
     World {
-        router: Arc::new(Router::new(ports, settings).with_metrics(metrics)),
+        router: Arc::new(
+            Router::new(ports, settings)
+                .with_metrics(metrics)
+                .with_notifier(notifier),
+        ),
         metrics: lines,
+        notices,
         sqs,
         sm,
         events,
@@ -292,6 +303,15 @@ async fn a_retried_batch_writes_no_job_twice_and_a_bad_event_blocks_nothing() {
     assert_eq!(emf_spec::total(&m, "JobsWritten", &[]), 4.0);
     assert_eq!(emf_spec::total(&m, "EventsDeadLettered", &[]), 1.0);
     assert_eq!(emf_spec::total(&m, "EventsRetried", &[]), 0.0);
+    // And the stream has the typed event.
+    let events = moto::drain(&w.sqs, &w.notices).await;
+    assert_eq!(events.len(), 1);
+    let e: serde_json::Value = serde_json::from_str(events[0].body().unwrap()).unwrap();
+    assert_eq!(e["type"], "message.dead_lettered");
+    assert_eq!(e["version"], 1);
+    assert_eq!(e["queue"], "events");
+    assert_eq!(e["reason"], "invalid-event");
+    assert!(e["error"].as_str().unwrap().starts_with("not an event"));
 
     // Lambda retries the same batch (e.g. after a timeout): nothing new is written.
     let seen: Vec<SqsEvent> = rec.1.lock().unwrap().clone();

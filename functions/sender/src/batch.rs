@@ -251,7 +251,14 @@ async fn run_unit(ctx: &Context, inv: &Invocation, unit: Unit<'_>) -> Vec<(Strin
         started.elapsed().as_secs_f64() * 1000.0,
     );
     for ((ready, result), n) in unit.records.iter().zip(results).zip(numbers) {
+        let failed = match &result {
+            deliver::AttemptResult::Failed { status, .. } => Some(status.clone()),
+            deliver::AttemptResult::Delivered { .. } => None,
+        };
         let verdict = outcome::after_attempt(ctx, ready, n, result).await;
+        if let Some(status) = failed {
+            outcome::attempt_failed(ctx, ready, n, &status, verdict).await;
+        }
         out.push((ready.rec.id.to_string(), verdict));
     }
     out

@@ -87,3 +87,102 @@ async fn deliveries_retries_and_dead_letters_are_counted_and_only_opted_in_endpo
         "an endpoint without \"metrics\": true costs no metric of its own"
     );
 }
+
+#[tokio::test]
+async fn failed_attempts_and_dead_letters_are_published_as_typed_events_when_asked() {
+    let sns = hookrelay_test_support::moto::sns().await;
+    let sqs = hookrelay_test_support::moto::sqs().await;
+    let (topic, stream) = hookrelay_test_support::moto::topic_with_queue(&sns, &sqs).await;
+    let w = World::with(common::Options {
+        notifier: std::sync::Arc::new(hookrelay_shared::health_store::SnsNotifier::new(sns, topic)),
+        settings: Some(|s| s.attempt_failed_events = true),
+        ..common::Options::default()
+    })
+    .await;
+    let ep = TestEndpoint::start().await;
+    ep.set_default(Reply::status(503));
+    w.add_endpoint(
+        "down",
+        &format!(
+            r#"{{"url":"{}","allow_http":true,"retry":{{"delays":["1s"],"jitter":0}}}}"#,
+            ep.url()
+        ),
+    )
+    .await;
+    let job = w.publish("down", "order.created", r#"{"n":1}"#).await;
+    for _ in 0..2 {
+        w.poll_until_received(Duration::from_secs(5)).await;
+    }
+    assert_eq!(ep.requests().len(), 2);
+    assert_eq!(w.dead_letters().await.len(), 1);
+
+    let events: Vec<serde_json::Value> = hookrelay_test_support::moto::drain(&sqs, &stream)
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    let failed: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["type"] == "attempt.failed")
+        .collect();
+    assert_eq!(failed.len(), 2, "{events:?}");
+    assert_eq!(failed[0]["job_id"], job);
+    assert_eq!(failed[0]["status"], "503");
+    assert_eq!(failed[0]["class"], "5xx");
+    let mut by_attempt: Vec<(u64, Option<u64>)> = failed
+        .iter()
+        .map(|e| {
+            (
+                e["attempt"].as_u64().unwrap(),
+                e["next_attempt_in_secs"].as_u64(),
+            )
+        })
+        .collect();
+    by_attempt.sort();
+    assert_eq!(
+        by_attempt,
+        vec![(1, Some(1)), (2, None)],
+        "the last attempt has no next one"
+    );
+    let dead: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["type"] == "message.dead_lettered")
+        .collect();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["job_id"], job);
+    assert_eq!(dead[0]["reason"], "retries-exhausted");
+    assert_eq!(dead[0]["attempts"], 2);
+    assert!(events.iter().all(|e| e["version"] == 1));
+}
+
+#[tokio::test]
+async fn attempt_failed_is_not_published_unless_asked() {
+    let sns = hookrelay_test_support::moto::sns().await;
+    let sqs = hookrelay_test_support::moto::sqs().await;
+    let (topic, stream) = hookrelay_test_support::moto::topic_with_queue(&sns, &sqs).await;
+    let w = World::with(common::Options {
+        notifier: std::sync::Arc::new(hookrelay_shared::health_store::SnsNotifier::new(sns, topic)),
+        ..common::Options::default()
+    })
+    .await;
+    let ep = TestEndpoint::start().await;
+    ep.script([Reply::status(500)]);
+    w.add_endpoint(
+        "once",
+        &format!(
+            r#"{{"url":"{}","allow_http":true,"retry":{{"delays":["1s"],"jitter":0}}}}"#,
+            ep.url()
+        ),
+    )
+    .await;
+    w.publish("once", "t", "{}").await;
+    for _ in 0..2 {
+        w.poll_until_received(Duration::from_secs(5)).await;
+    }
+    assert_eq!(ep.requests().len(), 2, "failed, then delivered");
+    assert!(
+        hookrelay_test_support::moto::drain(&sqs, &stream)
+            .await
+            .is_empty()
+    );
+}

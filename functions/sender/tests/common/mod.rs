@@ -63,6 +63,8 @@ pub struct Options {
     pub notifier: Arc<dyn Notifier>,
     pub concurrency: usize,
     pub prefix: Option<String>,
+    /// Changes to the settings.
+    pub settings: Option<fn(&mut Settings)>,
 }
 
 impl Default for Options {
@@ -73,6 +75,7 @@ impl Default for Options {
             notifier: Arc::new(LogNotifier),
             concurrency: 10,
             prefix: None,
+            settings: None,
         }
     }
 }
@@ -96,6 +99,9 @@ impl World {
         let mut settings = Settings::new(prefix.clone(), outbound.clone());
         settings.concurrency = o.concurrency;
         settings.network = o.network.clone();
+        if let Some(change) = o.settings {
+            change(&mut settings);
+        }
         let ports = Ports {
             secrets: Arc::new(SecretsManager::new(sm.clone())),
             transport: Arc::new(ReqwestTransport::new(o.network).unwrap()),
