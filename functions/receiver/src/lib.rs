@@ -10,6 +10,7 @@ mod answer;
 mod bulk;
 mod event;
 mod outcome;
+pub mod refusals;
 mod settings;
 
 pub use answer::Reject;
@@ -20,13 +21,19 @@ use event::{Event, extract, new_id};
 use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::env::StartError;
 use hookrelay_shared::envelope::{ATTR_EVENT_TYPE, ATTR_SOURCE, ENVELOPE_VERSION, Envelope};
+use hookrelay_shared::health::{LogNotifier, Notifier};
+use hookrelay_shared::health_store::SnsNotifier;
 use hookrelay_shared::metrics::Metrics;
+use hookrelay_shared::metrics::names::{SOURCE, SOURCE_REFUSALS_HIGH};
+use hookrelay_shared::ops_event::{Detail, OpsEvent, SourceRefusalsHigh};
 use hookrelay_shared::queue::{OutgoingMessage, Queue, QueueError, SqsQueue};
 use hookrelay_shared::schemes::{HeaderLookup, Verified, VerifyError};
 use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource, SecretsManager};
 use hookrelay_shared::source::{Source, secret_name, valid_source_name};
+use hookrelay_shared::state_table::StateTable;
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
+use refusals::{Crossing, REALERT_AFTER, RefusalWatch};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,6 +47,10 @@ pub struct Receiver {
     clock: Arc<dyn Clock>,
     settings: Settings,
     metrics: Metrics,
+    refusals: RefusalWatch,
+    /// Where instances agree who announces an alert, when deployed.
+    alert_claims: Option<StateTable>,
+    notifier: Arc<dyn Notifier>,
 }
 
 /// The ports a [`Receiver`] talks to.
@@ -60,8 +71,20 @@ impl Receiver {
             events: ports.events,
             clock: ports.clock,
             metrics: Metrics::stdout(settings.metrics_namespace.clone()),
+            refusals: RefusalWatch::new(settings.refusals),
+            alert_claims: None,
+            notifier: Arc::new(LogNotifier),
             settings,
         }
+    }
+
+    /// Publishes operational events (`source.refusals_high`) there, and
+    /// agrees with the other instances on who announces an alert in the
+    /// state table.
+    pub fn with_alerts(mut self, claims: Option<StateTable>, notifier: Arc<dyn Notifier>) -> Self {
+        self.alert_claims = claims;
+        self.notifier = notifier;
+        self
     }
 
     /// Writes the metrics there instead of standard output (tests).
@@ -91,7 +114,18 @@ impl Receiver {
                 .map(|url| Arc::new(SqsQueue::new(sqs, url)) as Arc<dyn Queue>),
             clock: Arc::new(SystemClock),
         };
-        Ok(Self::new(ports, settings))
+        let claims = settings.state_table.clone().map(|t| {
+            StateTable::new(aws_sdk_dynamodb::Client::new(config), t)
+                .with_clock(Arc::clone(&ports.clock))
+        });
+        let notifier: Arc<dyn Notifier> = match &settings.notify_topic_arn {
+            Some(arn) => Arc::new(SnsNotifier::new(
+                aws_sdk_sns::Client::new(config),
+                arn.clone(),
+            )),
+            None => Arc::new(LogNotifier),
+        };
+        Ok(Self::new(ports, settings).with_alerts(claims, notifier))
     }
 
     /// Answers one request. Never panics on input; every outcome is logged
@@ -103,7 +137,14 @@ impl Receiver {
         // become a metric dimension (it is the caller's otherwise).
         let mut known = false;
         let result = self.process(&req, &mut known).await;
-        outcome::count(&self.metrics, known.then_some(source), &result);
+        let counted = outcome::count(&self.metrics, known.then_some(source), &result);
+        if known
+            && let Some(crossing) =
+                self.refusals
+                    .record(source, counted.refusal(), self.clock.now())
+        {
+            self.refusals_high(source, crossing).await;
+        }
         let response = match result {
             Ok(answer) => {
                 tracing::info!(
@@ -382,6 +423,64 @@ impl Receiver {
                 QueueError::Rejected(e) => Reject::RelayRejected(e),
             }
         })
+    }
+}
+
+impl Receiver {
+    /// A source's refusals crossed the threshold: announce it, unless
+    /// another instance already did (the claim in the state table). Runs on
+    /// the request that crossed, which is refused anyway, so the few
+    /// milliseconds of the claim and the publish delay no accepted webhook.
+    async fn refusals_high(&self, source: &str, c: Crossing) {
+        let now = self.clock.now();
+        if let Some(t) = &self.alert_claims {
+            match t
+                .claim_alert(source, "refusals-high", now + REALERT_AFTER)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(
+                        source,
+                        "refusals high; already announced by another instance"
+                    );
+                    return;
+                }
+                // Better a second announcement than none.
+                Err(e) => tracing::warn!(
+                    source,
+                    error = e,
+                    "could not claim the alert; announcing it"
+                ),
+            }
+        }
+        let rule = self.refusals.rule();
+        tracing::warn!(
+            source,
+            requests = c.requests,
+            refused = c.refused,
+            window_secs = rule.window.as_secs(),
+            "most of this source's webhooks are refused"
+        );
+        self.metrics
+            .count(&SOURCE_REFUSALS_HIGH, &[(SOURCE, source)], 1);
+        let detail = Detail::SourceRefusalsHigh(SourceRefusalsHigh {
+            source: source.to_string(),
+            window_secs: rule.window.as_secs(),
+            requests: c.requests,
+            refused: c.refused,
+            threshold: rule.threshold,
+            min_requests: rule.min_requests,
+            hint: refusals::hint(&c.reasons),
+            reasons: c
+                .reasons
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        });
+        if let Err(e) = self.notifier.publish(&OpsEvent::new(detail, now)).await {
+            tracing::error!(source, error = e, "could not publish source.refusals_high");
+        }
     }
 }
 

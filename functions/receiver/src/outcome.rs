@@ -19,6 +19,13 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
+    pub fn refusal(self) -> Option<RefusalReason> {
+        match self {
+            Outcome::Refused(r) => Some(r),
+            _ => None,
+        }
+    }
+
     pub fn of(result: &Result<Answer, Reject>) -> Self {
         match result {
             // A bulk body none of whose elements the queue took is answered
@@ -48,10 +55,15 @@ impl Outcome {
 /// Counts one request. `source` is a configured source's name, or `None`
 /// when the request did not get that far (its name is then the caller's,
 /// and not a dimension).
-pub(crate) fn count(metrics: &Metrics, source: Option<&str>, result: &Result<Answer, Reject>) {
+pub(crate) fn count(
+    metrics: &Metrics,
+    source: Option<&str>,
+    result: &Result<Answer, Reject>,
+) -> Outcome {
     let source = source.unwrap_or(UNKNOWN_SOURCE);
     let dims = [(SOURCE, source)];
-    match Outcome::of(result) {
+    let outcome = Outcome::of(result);
+    match outcome {
         Outcome::Accepted => metrics.count(&WEBHOOKS_ACCEPTED, &dims, 1),
         Outcome::Refused(reason) => metrics.count(
             &WEBHOOKS_REFUSED,
@@ -61,4 +73,5 @@ pub(crate) fn count(metrics: &Metrics, source: Option<&str>, result: &Result<Ans
         Outcome::EnqueueFailed => metrics.count(&ENQUEUE_FAILURES, &dims, 1),
         Outcome::Error => metrics.count(&RECEIVER_ERRORS, &dims, 1),
     }
+    outcome
 }

@@ -158,3 +158,131 @@ async fn a_queue_that_does_not_take_the_webhook_counts_as_an_enqueue_failure() {
     assert_eq!(total(&m, "EnqueueFailures", &[("Source", &source)]), 1.0);
     assert_eq!(total(&m, "WebhooksAccepted", &[]), 0.0);
 }
+
+/// A receiver instance that publishes operational events on a topic and
+/// claims alerts in the state table.
+async fn instance(prefix: &str, table: &str, topic: &str) -> (Receiver, Lines) {
+    let sqs = moto::sqs().await;
+    let sm = moto::secretsmanager().await;
+    let queue_url = moto::create_queue(&sqs, "inbound", false, &[]).await;
+    let (metrics, lines) = Metrics::in_memory("hookrelay-test");
+    let receiver = Receiver::new(
+        Ports {
+            secrets: Arc::new(SecretsManager::new(sm)),
+            inbound: Arc::new(SqsQueue::new(sqs, queue_url)),
+            events: None,
+            clock: Arc::new(ManualClock::new(OffsetDateTime::now_utc())),
+        },
+        Settings::new(prefix.to_string()),
+    )
+    .with_metrics(metrics)
+    .with_alerts(
+        Some(hookrelay_shared::state_table::StateTable::new(
+            moto::dynamodb().await,
+            table,
+        )),
+        Arc::new(hookrelay_shared::health_store::SnsNotifier::new(
+            moto::sns().await,
+            topic,
+        )),
+    );
+    (receiver, lines)
+}
+
+#[tokio::test]
+async fn a_source_whose_refusals_cross_the_threshold_is_announced_once_on_the_stream() {
+    let f = fixture(true).await;
+    let source = unique("rotated");
+    f.add_source(&source).await;
+    let sqs = moto::sqs().await;
+    let (topic, stream) = moto::topic_with_queue(&moto::sns().await, &sqs).await;
+    let table = moto::create_state_table(&moto::dynamodb().await).await;
+    let (first, first_lines) = instance(&f.prefix, &table, &topic).await;
+    let (second, _) = instance(&f.prefix, &table, &topic).await;
+    let request = || {
+        apigw::request(
+            &format!("/webhooks/{source}"),
+            &[("Content-Type".into(), "application/json".into())],
+            br#"{"n":1}"#,
+            false,
+        )
+    };
+
+    // The platform rotated its key: every webhook is refused. 19 are not
+    // enough (at least 20 requests), the 20th crosses.
+    for _ in 0..19 {
+        assert_eq!(first.handle(request()).await.status(), 401);
+    }
+    assert!(moto::drain(&sqs, &stream).await.is_empty(), "not yet");
+    first.handle(request()).await;
+    let events = moto::drain(&sqs, &stream).await;
+    assert_eq!(events.len(), 1, "source.refusals_high");
+    let e: serde_json::Value = serde_json::from_str(events[0].body().unwrap()).unwrap();
+    assert_eq!(e["type"], "source.refusals_high");
+    assert_eq!(e["version"], 1);
+    assert_eq!(e["source"], source);
+    assert_eq!(e["requests"], 20);
+    assert_eq!(e["refused"], 20);
+    assert_eq!(e["reasons"]["signature"], 20);
+    assert_eq!(e["window_secs"], 600);
+    assert!(e["hint"].as_str().unwrap().contains("rotate"), "{e}");
+    let attrs = events[0].message_attributes().unwrap();
+    assert_eq!(attrs["type"].string_value(), Some("source.refusals_high"));
+    assert_eq!(attrs["source"].string_value(), Some(source.as_str()));
+    let m = emf_spec::validate_log(&first_lines.take().join("\n")).unwrap();
+    assert_eq!(total(&m, "SourceRefusalsHigh", &[("Source", &source)]), 1.0);
+    assert_eq!(total(&m, "SourceRefusalsHigh", &[]), 1.0);
+
+    // It stays high: no second announcement, from this instance or from
+    // another one that sees the same (the claim in the state table).
+    for _ in 0..25 {
+        first.handle(request()).await;
+        second.handle(request()).await;
+    }
+    assert!(
+        moto::drain(&sqs, &stream).await.is_empty(),
+        "announced once across instances"
+    );
+}
+
+#[tokio::test]
+async fn accepted_webhooks_keep_a_source_below_the_threshold() {
+    let f = fixture(true).await;
+    let source = unique("mixed");
+    f.add_source(&source).await;
+    let sqs = moto::sqs().await;
+    let (topic, stream) = moto::topic_with_queue(&moto::sns().await, &sqs).await;
+    let table = moto::create_state_table(&moto::dynamodb().await).await;
+    let (r, _) = instance(&f.prefix, &table, &topic).await;
+    let fx = Fixture {
+        receiver: r,
+        lines: Lines::default(),
+        sm: f.sm.clone(),
+        prefix: f.prefix.clone(),
+    };
+    // 3 of 30 accepted: 90% refused, not more than 90%.
+    for i in 0..30 {
+        let signed = i % 10 == 0;
+        let req_body = format!(r#"{{"n":{i}}}"#);
+        let mut headers = vec![("Content-Type".to_string(), "application/json".to_string())];
+        if signed {
+            let cfg: SignatureConfig = serde_json::from_str(KEY).unwrap();
+            let input = SignInput {
+                id: "x",
+                at: OffsetDateTime::now_utc(),
+                body: req_body.as_bytes(),
+                event_type: None,
+            };
+            headers.extend(Scheme::compile(&cfg).unwrap().sign(&input).unwrap().headers);
+        }
+        let req = apigw::request(
+            &format!("/webhooks/{source}"),
+            &headers,
+            req_body.as_bytes(),
+            false,
+        );
+        let status = fx.receiver.handle(req).await.status();
+        assert_eq!(status.as_u16(), if signed { 202 } else { 401 });
+    }
+    assert!(moto::drain(&sqs, &stream).await.is_empty());
+}
