@@ -8,7 +8,10 @@
 
 use async_trait::async_trait;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+    SendMessageBatchRequestEntry,
+};
 use sha2::{Digest, Sha256};
 
 /// SQS's own limit per batch call.
@@ -82,6 +85,10 @@ pub struct OutgoingMessage {
     /// For FIFO queues: ordering group.
     pub group_id: Option<String>,
     pub delay_secs: Option<i32>,
+    /// The X-Ray trace this message belongs to (the `AWSTraceHeader`
+    /// system attribute): the consumer's invocation joins the producer's
+    /// trace. System attributes do not count against SQS's size limit.
+    pub trace_header: Option<String>,
 }
 
 impl OutgoingMessage {
@@ -90,6 +97,16 @@ impl OutgoingMessage {
             body,
             ..Self::default()
         }
+    }
+
+    /// Carries a trace header (`Root=...;Parent=...;Sampled=...`); an empty
+    /// or missing one is left out.
+    pub fn trace(mut self, header: Option<&str>) -> Self {
+        self.trace_header = header
+            .map(str::trim)
+            .filter(|h| !h.is_empty() && h.len() <= 1024)
+            .map(String::from);
+        self
     }
 
     pub fn attribute(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -111,6 +128,15 @@ impl OutgoingMessage {
                 .map(|(k, v)| k.len() + "String".len() + v.len())
                 .sum::<usize>()
     }
+}
+
+/// The X-Ray trace header of the invocation being handled:
+/// `_X_AMZN_TRACE_ID`, which the Lambda runtime sets for each invocation
+/// (with or without active tracing; `Sampled=0` when not sampled).
+pub fn invocation_trace_header() -> Option<String> {
+    std::env::var("_X_AMZN_TRACE_ID")
+        .ok()
+        .filter(|h| !h.is_empty())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -182,6 +208,29 @@ impl SqsQueue {
     }
 }
 
+/// The `AWSTraceHeader` system attribute of a message that carries a trace.
+fn system_attributes(
+    msg: &OutgoingMessage,
+) -> Result<
+    Option<
+        std::collections::HashMap<MessageSystemAttributeNameForSends, MessageSystemAttributeValue>,
+    >,
+    QueueError,
+> {
+    let Some(header) = &msg.trace_header else {
+        return Ok(None);
+    };
+    let value = MessageSystemAttributeValue::builder()
+        .data_type("String")
+        .string_value(header)
+        .build()
+        .map_err(|e| QueueError::Rejected(e.to_string()))?;
+    Ok(Some(std::collections::HashMap::from([(
+        MessageSystemAttributeNameForSends::AwsTraceHeader,
+        value,
+    )])))
+}
+
 fn attributes(
     msg: &OutgoingMessage,
 ) -> Result<std::collections::HashMap<String, MessageAttributeValue>, QueueError> {
@@ -246,6 +295,7 @@ impl Queue for SqsQueue {
             .queue_url(&self.url)
             .message_body(&msg.body)
             .set_message_attributes(Some(attributes(&msg)?).filter(|a| !a.is_empty()))
+            .set_message_system_attributes(system_attributes(&msg)?)
             .set_message_group_id(group)
             .set_message_deduplication_id(dedup)
             .set_delay_seconds(msg.delay_secs.filter(|_| !self.fifo))
@@ -274,6 +324,7 @@ impl Queue for SqsQueue {
                     .id(i.to_string())
                     .message_body(&msg.body)
                     .set_message_attributes(Some(attributes(msg)?).filter(|a| !a.is_empty()))
+                    .set_message_system_attributes(system_attributes(msg)?)
                     .set_message_group_id(group)
                     .set_message_deduplication_id(dedup)
                     .set_delay_seconds(msg.delay_secs.filter(|_| !self.fifo))

@@ -3,6 +3,7 @@
 //! - [`moto`]: a real AWS-compatible server (moto) on loopback, and SDK
 //!   clients pointed at it;
 //! - [`endpoint`]: an HTTP endpoint on loopback whose answers a test scripts;
+//! - [`capture`]: the requests the SDK sends, for what moto does not keep;
 //! - [`faults`]: failures injected in front of a real (moto-backed) AWS client;
 //! - [`sqs_rules`]: what real SQS refuses and moto accepts, in front of the real adapters;
 //! - [`emf_spec`]: CloudWatch's embedded metric format specification, as a validator;
@@ -10,6 +11,7 @@
 //!   PHP, Ruby) from `tests/fixtures/platforms`, run as child processes.
 
 pub mod apigw;
+pub mod capture;
 pub mod emf_spec;
 pub mod endpoint;
 pub mod faults;

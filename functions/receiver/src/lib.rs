@@ -38,6 +38,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
 pub struct Receiver {
     sources: ConfigCache<Source>,
@@ -131,12 +132,30 @@ impl Receiver {
     /// Answers one request. Never panics on input; every outcome is logged
     /// once, without headers, bodies or keys.
     pub async fn handle(&self, req: Request) -> Response<Body> {
+        // Every log line of the request names its source and, once known,
+        // the envelope id (the first, for a bulk body).
+        let span = tracing::info_span!(
+            "webhook",
+            source = source_name(&req).unwrap_or_default(),
+            envelope_id = tracing::field::Empty
+        );
+        self.answer(req).instrument(span).await
+    }
+
+    async fn answer(&self, req: Request) -> Response<Body> {
         let started = Instant::now();
         let source = source_name(&req).unwrap_or_default();
         // Whether `source` is a configured source: only then does its name
         // become a metric dimension (it is the caller's otherwise).
         let mut known = false;
-        let result = self.process(&req, &mut known).await;
+        // Every log line of the request names its source and, once known,
+        // the envelope id (the first, for a bulk body).
+        let span = tracing::info_span!("webhook", source, envelope_id = tracing::field::Empty);
+        let result = self
+            .process(&req, &mut known)
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
         let counted = outcome::count(&self.metrics, known.then_some(source), &result);
         if known
             && let Some(crossing) =
@@ -240,14 +259,26 @@ impl Receiver {
             }
             Some(bulk) => bulk::split(&source, bulk, req.headers(), body, delivery_id.as_deref())?,
         };
+        // The invocation's trace goes with every message (AWSTraceHeader),
+        // so the router's and the consumers' invocations join it.
+        let trace = trace_header(req);
+        let trace = trace.as_deref();
+        if let Some(first) = events.first() {
+            tracing::Span::current().record("envelope_id", first.id.as_str());
+        }
         let messages = events
             .iter()
-            .map(|e| self.message(name, &headers, e, received_at))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|e| Ok(self.message(name, &headers, e, received_at)?.trace(trace)))
+            .collect::<Result<Vec<_>, Reject>>()?;
         // Built before anything is queued: a relaying source without an
         // events queue is refused before the inbound queue sees anything.
         let relays = match source.config.relay {
-            true => Some(self.relay_messages(name, &source, &events)?),
+            true => Some(
+                self.relay_messages(name, &source, &events)?
+                    .into_iter()
+                    .map(|m| m.map(|m| m.trace(trace)))
+                    .collect::<Vec<_>>(),
+            ),
             false => None,
         };
 
@@ -493,6 +524,15 @@ impl From<CacheError> for Reject {
             }
         }
     }
+}
+
+/// The invocation's X-Ray trace: from the Lambda context (API Gateway
+/// passes it on), or `_X_AMZN_TRACE_ID`.
+fn trace_header(req: &Request) -> Option<String> {
+    req.lambda_context_ref()
+        .and_then(|c| c.xray_trace_id.clone())
+        .filter(|t| !t.is_empty())
+        .or_else(hookrelay_shared::queue::invocation_trace_header)
 }
 
 /// The `{source}` path parameter (API Gateway), or the last segment after

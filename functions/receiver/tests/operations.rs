@@ -286,3 +286,55 @@ async fn accepted_webhooks_keep_a_source_below_the_threshold() {
     }
     assert!(moto::drain(&sqs, &stream).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_envelope_carries_the_invocations_trace() {
+    use lambda_http::RequestExt;
+    const TRACE: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let sqs = moto::sqs().await;
+    let sm = moto::secretsmanager().await;
+    let queue_url = moto::create_queue(&sqs, "inbound", false, &[]).await;
+    let prefix = unique("hr");
+    let receiver = Receiver::new(
+        Ports {
+            secrets: Arc::new(SecretsManager::new(sm.clone())),
+            inbound: Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())),
+            events: None,
+            clock: Arc::new(ManualClock::new(OffsetDateTime::now_utc())),
+        },
+        Settings::new(prefix.clone()),
+    );
+    moto::put_secret(
+        &sm,
+        &format!("{prefix}/sources/traced"),
+        &format!(r#"{{"signature":{KEY}}}"#),
+    )
+    .await;
+    let body = br#"{"n":1}"#;
+    let cfg: SignatureConfig = serde_json::from_str(KEY).unwrap();
+    let mut headers = Scheme::compile(&cfg)
+        .unwrap()
+        .sign(&SignInput {
+            id: "x",
+            at: OffsetDateTime::now_utc(),
+            body,
+            event_type: None,
+        })
+        .unwrap()
+        .headers;
+    headers.push(("Content-Type".into(), "application/json".into()));
+    let mut ctx = lambda_http::Context::default();
+    ctx.xray_trace_id = Some(TRACE.into());
+    let req = apigw::request("/webhooks/traced", &headers, body, false).with_lambda_context(ctx);
+    assert_eq!(receiver.handle(req).await.status(), 202);
+    let queued = moto::drain(&sqs, &queue_url).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        queued[0]
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::AwsTraceHeader))
+            .map(String::as_str),
+        Some(TRACE)
+    );
+}

@@ -48,6 +48,7 @@ use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource, SecretsMa
 use hookrelay_shared::state_table::StateTable;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// How long the router remembers which endpoints an event reached.
 const MARKER_TTL: Duration = Duration::from_secs(86_400);
@@ -225,7 +226,17 @@ impl Router {
         // concurrently, keeping the records' order for the jobs.
         // (The futures are collected first: a lazy `map` over borrowed
         // records trips the compiler's `Send` inference for the handler.)
-        let planning: Vec<_> = event.records.iter().map(|r| self.plan(r)).collect();
+        // Every log line about an event names it (the span's message id;
+        // the lines themselves name the event id).
+        let planning: Vec<_> = event
+            .records
+            .iter()
+            .map(|r| {
+                let id = r.message_id.as_deref().unwrap_or("");
+                self.plan(r)
+                    .instrument(tracing::info_span!("event", message_id = id))
+            })
+            .collect();
         let mut plans: Vec<Plan> = futures::stream::iter(planning)
             .buffered(self.concurrency())
             .collect()
@@ -368,11 +379,20 @@ impl Router {
         };
         let now = self.clock.now();
         let arrived = arrival_time(rec).unwrap_or(now);
+        // The event's trace goes on with its jobs (AWSTraceHeader): the
+        // sender's invocations join the trace the webhook started.
+        let trace = rec
+            .attributes
+            .get("AWSTraceHeader")
+            .cloned()
+            .or_else(hookrelay_shared::queue::invocation_trace_header);
         let (endpoints, messages): (Vec<String>, Vec<OutgoingMessage>) = matched
             .iter()
             .filter(|(n, _)| !already.contains(n))
             .map(|(name, unchecked)| {
-                let msg = self.job_message(&event, &event_id, name, arrived, *unchecked);
+                let msg = self
+                    .job_message(&event, &event_id, name, arrived, *unchecked)
+                    .trace(trace.as_deref());
                 (name.clone(), msg)
             })
             .unzip();

@@ -563,3 +563,57 @@ async fn a_short_batch_answer_counts_none_of_its_jobs_as_written() {
     // At least once: each job may now be on the queue twice, never zero times.
     assert_eq!(ids, vec!["e0", "e0", "e1", "e1"]);
 }
+
+#[tokio::test]
+async fn jobs_carry_the_trace_of_their_event() {
+    const TRACE: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let captured = hookrelay_test_support::capture::Captured::new("SendMessageBatch");
+    let sqs = moto::sqs_capturing(&captured).await;
+    let sm = moto::secretsmanager().await;
+    let outbound = moto::create_queue(&sqs, "outbound", false, &[]).await;
+    let dlq = moto::create_queue(&sqs, "events-dlq", false, &[]).await;
+    let prefix = unique("hr");
+    moto::put_secret(
+        &sm,
+        &format!("{prefix}/endpoints/traced"),
+        r#"{"url":"https://traced.example.com/hook","events":["*"]}"#,
+    )
+    .await;
+    let settings = Settings {
+        secrets_prefix: prefix.clone(),
+        outbound_queue_url: outbound.clone(),
+        dlq_url: dlq.clone(),
+        state_table: None,
+        concurrency: 4,
+        cache: CacheSettings::default(),
+        directory_ttl: Duration::from_secs(60),
+        metrics_namespace: "hookrelay-test".into(),
+        notify_topic_arn: None,
+    };
+    let router = Router::new(
+        Ports {
+            names: Arc::new(SecretsManagerNames::new(sm.clone(), &prefix)),
+            secrets: Arc::new(SecretsManager::new(sm)),
+            outbound: Arc::new(SqsQueue::new(sqs.clone(), outbound)),
+            dlq: Arc::new(SqsQueue::new(sqs, dlq)),
+            markers: None,
+            clock: Arc::new(SystemClock),
+        },
+        settings,
+    );
+    let mut msg = SqsMessage::default();
+    msg.message_id = Some("m-1".into());
+    msg.body = Some(r#"{"id":"e-traced","type":"t","payload":{}}"#.into());
+    msg.attributes.insert("AWSTraceHeader".into(), TRACE.into());
+    let mut event = SqsEvent::default();
+    event.records.push(msg);
+    assert!(router.handle(event).await.batch_item_failures.is_empty());
+    let bodies = captured.bodies();
+    assert_eq!(bodies.len(), 1, "one SendMessageBatch");
+    let request: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(
+        request["Entries"][0]["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"], TRACE,
+        "the job joins the event's trace"
+    );
+}

@@ -17,6 +17,7 @@ use hookrelay_shared::attributes::{ENDPOINT, REPLAY_SEQ};
 use hookrelay_shared::metrics::names::ANSWER_TIME;
 use std::sync::Arc;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
 /// Handles one batch. Never fails as a whole: every record gets its own verdict.
 pub(crate) async fn handle(
@@ -44,6 +45,27 @@ pub(crate) async fn handle(
         }
     }
     response
+}
+
+/// Every log line about a record names its message id...
+fn record_span(msg: &SqsMessage) -> tracing::Span {
+    tracing::info_span!(
+        "record",
+        message_id = msg.message_id.as_deref().unwrap_or("")
+    )
+}
+
+/// ...and, once it is a job being delivered, the job's id, its event's id
+/// (fanned out) and its endpoint, so one id finds a webhook's whole path.
+fn unit_span(unit: &Unit<'_>) -> tracing::Span {
+    let jobs: Vec<&str> = unit.records.iter().map(|r| r.job.id.as_str()).collect();
+    let first = &unit.records[0].job;
+    tracing::info_span!(
+        "delivery",
+        job_id = jobs.join(","),
+        event_id = first.event_id.as_deref().unwrap_or(""),
+        endpoint = first.endpoint.as_str()
+    )
 }
 
 fn message_id(msg: &SqsMessage) -> String {
@@ -119,7 +141,10 @@ async fn in_order(
             out.push((id, Verdict::Retry(None)));
             continue;
         }
-        let verdict = match prepare::prepare(ctx, inv, msg).await {
+        let verdict = match prepare::prepare(ctx, inv, msg)
+            .instrument(record_span(msg))
+            .await
+        {
             Prepared::Settled(v) => v,
             Prepared::Ready(ready) => {
                 let endpoint = Arc::clone(&ready.endpoint);
@@ -127,7 +152,9 @@ async fn in_order(
                     records: vec![ready],
                     endpoint,
                 };
+                let span = unit_span(&unit);
                 run_unit(ctx, inv, unit)
+                    .instrument(span)
                     .await
                     .pop()
                     .map(|(_, v)| v)
@@ -151,7 +178,12 @@ async fn concurrently(
     // closure inside the stream would make the handler's future lose `Send`.
     let preparing: Vec<_> = records
         .into_iter()
-        .map(|msg| async move { (message_id(msg), prepare::prepare(ctx, inv, msg).await) })
+        .map(|msg| async move {
+            let prepared = prepare::prepare(ctx, inv, msg)
+                .instrument(record_span(msg))
+                .await;
+            (message_id(msg), prepared)
+        })
         .collect();
     let prepared: Vec<(String, Prepared<'_>)> = futures::stream::iter(preparing)
         .buffer_unordered(ctx.settings.concurrency)
@@ -169,7 +201,10 @@ async fn concurrently(
     // One HTTP request per unit, bounded concurrency.
     let delivering: Vec<_> = deliver::units(ready)
         .into_iter()
-        .map(|unit| run_unit(ctx, inv, unit))
+        .map(|unit| {
+            let span = unit_span(&unit);
+            run_unit(ctx, inv, unit).instrument(span)
+        })
         .collect();
     let delivered: Vec<Vec<(String, Verdict)>> = futures::stream::iter(delivering)
         .buffer_unordered(ctx.settings.concurrency)
