@@ -7,6 +7,7 @@
 
 mod api_gateway;
 mod demo_endpoint;
+mod metrics_summary;
 mod processes;
 mod provision;
 
@@ -156,6 +157,10 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
     // Configuration edits (`hookrelay endpoints update`) apply within seconds.
     fenv.insert("HOOKRELAY_SECRET_TTL_SECS", "5".into());
     fenv.insert("HOOKRELAY_ENDPOINT_LIST_TTL_SECS", "5".into());
+    // Metrics (EMF lines in the functions' log, summed up below) and
+    // operational events, as deployed.
+    fenv.insert("HOOKRELAY_METRICS_NAMESPACE", "hookrelay/local".into());
+    fenv.insert("HOOKRELAY_ATTEMPT_FAILED_EVENTS", "false".into());
     let functions_env = args.state_dir.join("functions.env");
     write_env(&functions_env, &fenv)?;
 
@@ -212,6 +217,10 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
         tokio::spawn(poll_forever("outbound -> sender", outbound, sender)),
         tokio::spawn(poll_forever("events -> router", events, router)),
         tokio::spawn(print_notices(sqs.clone(), notices)),
+        tokio::spawn(metrics_summary::print_forever(
+            logs.join("functions.log"),
+            Duration::from_secs(5),
+        )),
     ];
 
     // 6. local.env for the CLI and scripts.
