@@ -641,7 +641,8 @@ async fn the_local_pipeline_end_to_end() {
     use hookrelay_test_support::emf_spec::{total, validate_log};
     let log = p.state.join("logs").join("functions.log");
     let s = source.as_str();
-    let expected: [(&str, &[(&str, &str)], f64); 5] = [
+    type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+    let expected: [Expected; 5] = [
         ("WebhooksAccepted", &[("Source", s)], 1.0),
         (
             "WebhooksRefused",

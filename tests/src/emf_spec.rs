@@ -303,7 +303,8 @@ mod tests {
     #[test]
     fn what_the_specification_forbids_is_refused() {
         let d = "/_aws/CloudWatchMetrics/0";
-        let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        type Break = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(&str, Break)> = vec![
             (
                 "no timestamp",
                 Box::new(|v| {

@@ -36,9 +36,9 @@ fn alarms_and_the_dashboard_read_only_metrics_the_functions_write() {
         }
     }
     // Dashboard: SEARCH expressions and metric arrays in the namespace.
-    let mut searched = 0;
-    for part in t.split("MetricName=\\\"").skip(1) {
-        searched += 1;
+    let searches: Vec<&str> = t.split("MetricName=\\\"").skip(1).collect();
+    assert_eq!(searches.len(), 3, "the dashboard's SEARCH expressions");
+    for part in searches {
         let name = part.split('\\').next().unwrap();
         assert!(known(name), "dashboard searches unknown metric {name}");
         checked += 1;

@@ -7,9 +7,8 @@
 //! directive per distinct list of dimension sets, each naming at most 100
 //! metrics. Observations beyond 100 per metric go into further documents.
 
-use super::{Key, Metric, Value};
+use super::{Counted, Key, Metric, Value};
 use serde_json::{Map, Value as J, json};
-use std::collections::BTreeMap;
 
 /// The specification's limit of metric definitions per directive.
 pub const MAX_METRICS_PER_DIRECTIVE: usize = 100;
@@ -20,7 +19,7 @@ pub(super) fn render(
     namespace: &str,
     timestamp_ms: u64,
     dims: &Key,
-    metrics: BTreeMap<&'static str, (&'static Metric, Value)>,
+    metrics: Counted,
     out: &mut Vec<String>,
 ) {
     // Split into parts: each part holds at most 100 values per metric.

@@ -76,6 +76,9 @@ enum Value {
 
 type Key = Vec<(&'static str, String)>;
 
+/// The metrics of one set of dimension values, by name.
+type Counted = BTreeMap<&'static str, (&'static Metric, Value)>;
+
 /// Where rendered lines go.
 type Output = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -83,7 +86,7 @@ type Output = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct Metrics {
     namespace: String,
     output: Output,
-    pending: Mutex<BTreeMap<Key, BTreeMap<&'static str, (&'static Metric, Value)>>>,
+    pending: Mutex<BTreeMap<Key, Counted>>,
 }
 
 impl std::fmt::Debug for Metrics {
