@@ -34,6 +34,21 @@ SQS_PER_M = 0.40  # per million requests (standard), each 64 KB chunk is a reque
 SECRETS_PER_10K = 0.05  # per 10,000 API calls
 DDB_WRITE_PER_M = 0.625  # on-demand, per million write request units
 DDB_READ_PER_M = 0.125  # on-demand, per million read request units
+CW_METRIC_MONTH = 0.30  # per custom metric-month, first 10,000 metrics
+CW_METRIC_MONTH_NEXT = 0.10  # per custom metric-month, the next 240,000
+LOGS_INGEST_PER_GB = 0.50  # CloudWatch Logs ingestion (standard), per GB
+SNS_PER_M = 0.50  # per million publishes
+KMS_KEY_MONTH = 1.00  # the notice topic's customer-managed key
+# The functions' EMF lines (issue 16), bytes, as the real binaries wrote them
+# in the end-to-end test's log (namespace hookrelay/local; a stack's
+# hookrelay/<stack name> is a few bytes longer): an accepted webhook, a
+# refused one, a sender batch that delivered (Delivered, AnswerTime, JobAge),
+# a router batch (EventsRouted, JobsWritten).
+EMF_BYTES = {"accepted": 220, "refused": 270, "sender_batch": 310, "router_batch": 230}
+# Metrics a stack has without per-endpoint ones, with 10 sources each seeing
+# one or two refusal reasons: accepted 11, refused ~29, router 2, sender ~12.
+BASE_METRICS_10_SOURCES = 54
+PER_ENDPOINT_METRICS = 5  # Delivered, DeliveryFailed, Retried, AnswerTime, JobAge
 
 # Template defaults (template.yaml), used for GB-seconds.
 MEMORY_MB = {"receiver": 128, "sender": 256, "router": 256}
@@ -455,6 +470,33 @@ def main():
     w(f"(300 s), i.e. ${SECRETS_PER_10K:.2f} per 10,000 instance-refreshes, plus $0.40 per secret-month. The team's own consumers'")
     w("ReceiveMessage/DeleteMessage calls on the inbound queue are theirs and not counted. A healthy endpoint costs no")
     w("DynamoDB write per delivery (one read per endpoint per 5 s per sender instance).")
+    w("")
+    # Operations (issue 16): EMF log bytes, custom metrics, events.
+    w("**Operations (metrics, events).** The functions' EMF lines are log data: per million 1 KiB webhooks,")
+    rec_emf = 1e6 * EMF_BYTES["accepted"] / 1e9 * LOGS_INGEST_PER_GB
+    snd_emf = batches * EMF_BYTES["sender_batch"] / 1e9 * LOGS_INGEST_PER_GB
+    rtr_emf = batches * EMF_BYTES["router_batch"] / 1e9 * LOGS_INGEST_PER_GB
+    w(f"receive adds ${rec_emf:.3f} (one {EMF_BYTES['accepted']}-byte line per webhook), send ${snd_emf:.3f} (one line per")
+    w(f"sender batch of {SENDER_BATCH}), relay ${rec_emf + rtr_emf + snd_emf:.3f}, at ${LOGS_INGEST_PER_GB:.2f} per GB ingested. Custom metrics cost")
+    w(f"${CW_METRIC_MONTH:.2f} per metric-month (${CW_METRIC_MONTH_NEXT:.2f} past 10,000), whatever the traffic; each endpoint that opts in")
+    w(f"(`\"metrics\": true`) adds {PER_ENDPOINT_METRICS}:")
+    w("")
+    w("| metrics a month | custom metrics | at $0.30 each | with CloudWatch's volume prices |")
+    w("|---|---|---|---|")
+
+    def tiered(n):
+        return min(n, 10_000) * CW_METRIC_MONTH + max(0, n - 10_000) * CW_METRIC_MONTH_NEXT
+
+    for label, n in [
+        ("10 sources, no endpoint opted in (the default, any number of endpoints)", BASE_METRICS_10_SOURCES),
+        ("... and 100 endpoints opted in", BASE_METRICS_10_SOURCES + 100 * PER_ENDPOINT_METRICS),
+        ("... and 10,000 endpoints opted in", BASE_METRICS_10_SOURCES + 10_000 * PER_ENDPOINT_METRICS),
+    ]:
+        w(f"| {label} | {n:,} | ${n * CW_METRIC_MONTH:,.2f} | ${tiered(n):,.2f} |")
+    w("")
+    w(f"Operational events: ${SNS_PER_M:.2f} per million SNS publishes, only for dead letters, disables, enables and")
+    w("refusal alerts, so nothing per healthy webhook; `attempt.failed` (opt-in) one per failed attempt. The notice")
+    w(f"topic's customer-managed key: ${KMS_KEY_MONTH:.2f} a month. X-Ray (`XRayTracing=Active`): about $5 per million traces recorded.")
     w("")
 
     # targets

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 struct Pipeline {
     env: BTreeMap<String, String>,
     env_file: PathBuf,
+    /// `--state-dir`: local.env and the logs.
+    state: PathBuf,
     child: Child,
     _stdin: ChildStdin,
 }
@@ -89,6 +91,7 @@ fn start() -> Pipeline {
     Pipeline {
         env,
         env_file,
+        state,
         child,
         _stdin: stdin,
     }
@@ -595,4 +598,85 @@ async fn the_local_pipeline_end_to_end() {
         .collect();
     assert_eq!(order, vec![0, 2, 3], "replayed in arrival order");
     assert!(d.iter().all(|x| x["verified"] == true));
+
+    // 6. Metrics: after a signed webhook, an unsigned one and a delivery to
+    //    the flaky example endpoint (which has metrics of its own), the
+    //    functions' log holds EMF lines, valid by the specification, with
+    //    those counts. A new source, so its counts are this step's alone.
+    let source = unique("metered");
+    let key = "metered-example-key";
+    hookrelay_test_support::moto::put_secret(
+        &sm,
+        &format!("{prefix}/sources/{source}"),
+        &format!(r#"{{"signature":{{"scheme":"github","keys":["{key}"]}}}}"#),
+    )
+    .await;
+    let url = format!("{}/webhooks/{source}", p.var("RECEIVER_URL"));
+    for (signing_key, expected) in [(key, "202"), ("not-the-key", "401")] {
+        let (_, out) = p.cli(
+            &[
+                "send",
+                "--scheme",
+                "github",
+                "--key",
+                signing_key,
+                "--url",
+                &url,
+            ],
+            br#"{"metered":true}"#,
+        );
+        assert!(out.starts_with(expected), "{out}");
+    }
+    let before = p.deliveries("flaky").await.len();
+    let (code, out) = p.cli(
+        &["publish", "--endpoint", "flaky", "--event", "order.created"],
+        br#"{"order":"metered"}"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    let d = p
+        .wait_deliveries("flaky", before + 3, Duration::from_secs(60))
+        .await;
+    assert_eq!(d.len(), before + 3, "two failures, then delivered");
+
+    use hookrelay_test_support::emf_spec::{total, validate_log};
+    let log = p.state.join("logs").join("functions.log");
+    let s = source.as_str();
+    type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+    let expected: [Expected; 5] = [
+        ("WebhooksAccepted", &[("Source", s)], 1.0),
+        (
+            "WebhooksRefused",
+            &[("Source", s), ("Reason", "signature")],
+            1.0,
+        ),
+        ("Delivered", &[("Endpoint", "flaky")], 1.0),
+        ("DeliveryFailed", &[("Endpoint", "flaky")], 2.0),
+        ("Retried", &[("Endpoint", "flaky")], 2.0),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        let metrics = validate_log(&text).unwrap_or_else(|e| panic!("invalid EMF: {e}"));
+        assert!(metrics.iter().all(|m| m.namespace == "hookrelay/local"));
+        let got: Vec<f64> = expected
+            .iter()
+            .map(|(name, dims, _)| total(&metrics, name, dims))
+            .collect();
+        let want: Vec<f64> = expected.iter().map(|(_, _, v)| *v).collect();
+        if got == want {
+            let answers = metrics
+                .iter()
+                .filter(|m| m.name == "AnswerTime" && m.dimension("Endpoint") == Some("flaky"))
+                .map(|m| m.values.len())
+                .sum::<usize>();
+            assert!(answers >= 3, "an answer time per attempt to flaky");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "EMF totals {got:?}, expected {want:?} (log: {})",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }

@@ -160,6 +160,34 @@ pub async fn enable(
     })
 }
 
+/// Publishes `endpoint.enabled` (`crate::ops_event`) when the enable
+/// brought the endpoint back: it was disabled or switched off, and it was
+/// not disabled again during the replay. Returns whether it published.
+pub async fn announce(
+    notifier: &dyn crate::health::Notifier,
+    endpoint: &str,
+    done: &Enabled,
+    now: time::OffsetDateTime,
+) -> Result<bool, String> {
+    use crate::ops_event::{Detail, EndpointEnabled, OpsEvent};
+    let replayed = match done {
+        Enabled::Replayed {
+            was_disabled,
+            switched_on,
+            replayed,
+            disabled_again: None,
+        } if *was_disabled || *switched_on => *replayed,
+        Enabled::ConfigurationOnly { switched_on: true } => 0,
+        _ => return Ok(false),
+    };
+    let detail = Detail::EndpointEnabled(EndpointEnabled {
+        endpoint: endpoint.to_string(),
+        replayed,
+    });
+    notifier.publish(&OpsEvent::new(detail, now)).await?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -498,38 +498,9 @@ impl EndpointHealth for NoHealthTracking {
     }
 }
 
-/// Who hears about a disabled endpoint (SNS in AWS).
-#[async_trait::async_trait]
-pub trait Notifier: Send + Sync {
-    async fn endpoint_disabled(&self, endpoint: &str, disabled: &Disabled) -> Result<(), String>;
-}
-
-/// Logs only.
-pub struct LogNotifier;
-
-#[async_trait::async_trait]
-impl Notifier for LogNotifier {
-    async fn endpoint_disabled(&self, _: &str, _: &Disabled) -> Result<(), String> {
-        Ok(())
-    }
-}
-
-/// The notice's text: what happened, why, and how to turn it back on.
-pub fn disable_notice(endpoint: &str, d: &Disabled) -> (String, String) {
-    let subject = format!("hookrelay: endpoint {endpoint} disabled");
-    let body = serde_json::json!({
-        "endpoint": endpoint,
-        "trigger": d.trigger,
-        "reason": d.reason,
-        "disabled_at": crate::clock::iso_millis(d.at),
-        "what_happens_now": "new deliveries for this endpoint are parked, not dropped",
-        "to_enable": format!("hookrelay endpoints enable {endpoint}  (replays parked deliveries in the order they were created)"),
-    });
-    (
-        subject,
-        serde_json::to_string_pretty(&body).unwrap_or_default(),
-    )
-}
+/// Who hears about a disabled endpoint (SNS in AWS): the operational
+/// events' publisher.
+pub use crate::ops_event::{LogNotifier, Notifier};
 
 #[cfg(test)]
 mod tests {

@@ -31,6 +31,10 @@
 //! `aws::secrets_manager`, `aws::dynamodb` with the state table, `aws::sns`),
 //! and the SDK configuration built once with one TLS stack.
 //!
+//! Operations: [`metrics`], counts in CloudWatch's embedded metric format
+//! (the metric names in [`metrics::names`]); [`ops_event`], the typed
+//! operational events published on the notice topic.
+//!
 //! The local stand-in for Lambda's SQS event source mapping (`hookrelay dev`)
 //! is development tooling: it is in the CLI (`hookrelay_cli::local_esm`).
 
@@ -49,6 +53,8 @@ pub mod health;
 pub mod job;
 pub mod js_stringify;
 pub mod json_pointer;
+pub mod metrics;
+pub mod ops_event;
 pub mod outbound;
 pub mod queue;
 pub mod retry;

@@ -75,6 +75,10 @@ pub struct OutgoingMessage {
     /// For FIFO queues: ordering group.
     pub group_id: Option<String>,
     pub delay_secs: Option<i32>,
+    /// The X-Ray trace this message belongs to (the `AWSTraceHeader`
+    /// system attribute): the consumer's invocation joins the producer's
+    /// trace. System attributes do not count against SQS's size limit.
+    pub trace_header: Option<String>,
 }
 
 impl OutgoingMessage {
@@ -83,6 +87,16 @@ impl OutgoingMessage {
             body,
             ..Self::default()
         }
+    }
+
+    /// Carries a trace header (`Root=...;Parent=...;Sampled=...`); an empty
+    /// or missing one is left out.
+    pub fn trace(mut self, header: Option<&str>) -> Self {
+        self.trace_header = header
+            .map(str::trim)
+            .filter(|h| !h.is_empty() && h.len() <= 1024)
+            .map(String::from);
+        self
     }
 
     pub fn attribute(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -104,6 +118,15 @@ impl OutgoingMessage {
                 .map(|(k, v)| k.len() + "String".len() + v.len())
                 .sum::<usize>()
     }
+}
+
+/// The X-Ray trace header of the invocation being handled:
+/// `_X_AMZN_TRACE_ID`, which the Lambda runtime sets for each invocation
+/// (with or without active tracing; `Sampled=0` when not sampled).
+pub fn invocation_trace_header() -> Option<String> {
+    std::env::var("_X_AMZN_TRACE_ID")
+        .ok()
+        .filter(|h| !h.is_empty())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,12 +3,16 @@
 //! - [`moto`]: a real AWS-compatible server (moto) on loopback, and SDK
 //!   clients pointed at it;
 //! - [`endpoint`]: an HTTP endpoint on loopback whose answers a test scripts;
+//! - [`capture`]: the requests the SDK sends, for what moto does not keep;
 //! - [`faults`]: failures injected in front of a real (moto-backed) AWS client;
 //! - [`sqs_rules`]: what real SQS refuses and moto accepts, in front of the real adapters;
+//! - [`emf_spec`]: CloudWatch's embedded metric format specification, as a validator;
 //! - [`platforms`]: the five platforms' own sample code (Python, Node.js,
 //!   PHP, Ruby) from `tests/fixtures/platforms`, run as child processes.
 
 pub mod apigw;
+pub mod capture;
+pub mod emf_spec;
 pub mod endpoint;
 pub mod faults;
 pub mod moto;

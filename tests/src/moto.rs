@@ -210,6 +210,16 @@ pub async fn dynamodb_with(
     aws_sdk_dynamodb::Client::from_conf(config)
 }
 
+/// An SQS client whose calls of one operation `captured` keeps.
+pub async fn sqs_capturing(
+    captured: &std::sync::Arc<crate::capture::Captured>,
+) -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::config::Builder::from(&sdk_config().await)
+        .interceptor(captured.layer())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
 pub async fn sns() -> aws_sdk_sns::Client {
     aws_sdk_sns::Client::new(&sdk_config().await)
 }

@@ -164,6 +164,46 @@ async fn a_disabled_endpoint_replays_its_parked_jobs_in_creation_order_and_deliv
 }
 
 #[tokio::test]
+async fn an_endpoint_brought_back_is_announced_as_endpoint_enabled() {
+    let w = world().await;
+    let sns = moto::sns().await;
+    let (topic, stream) = moto::topic_with_queue(&sns, &w.sqs).await;
+    let notifier = hookrelay_shared::aws::sns::SnsNotifier::new(sns, topic);
+    w.endpoint("back", true).await;
+    disable(&w.table, "back", "maintenance", OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert!(
+        park(&w.sender(), "back", "job_1", at(1), false)
+            .await
+            .unwrap()
+    );
+    let (done, _) = w.enable("back").await;
+    let done = done.unwrap();
+    let now = OffsetDateTime::now_utc();
+    assert!(
+        hookrelay_shared::enable::announce(&notifier, "back", &done, now)
+            .await
+            .unwrap()
+    );
+    // Enabling again has nothing to bring back: no second event.
+    let (again, _) = w.enable("back").await;
+    assert_eq!(again.as_ref().unwrap(), &Enabled::NothingToDo);
+    assert!(
+        !hookrelay_shared::enable::announce(&notifier, "back", &again.unwrap(), now)
+            .await
+            .unwrap()
+    );
+    let events = moto::drain(&w.sqs, &stream).await;
+    assert_eq!(events.len(), 1);
+    let e: serde_json::Value = serde_json::from_str(events[0].body().unwrap()).unwrap();
+    assert_eq!(e["type"], "endpoint.enabled");
+    assert_eq!(e["version"], 1);
+    assert_eq!(e["endpoint"], "back");
+    assert_eq!(e["replayed"], 1);
+}
+
+#[tokio::test]
 async fn a_switched_off_endpoint_is_switched_on_after_the_replay_began_then_replayed() {
     let w = world().await;
     w.endpoint("off", false).await;

@@ -370,16 +370,10 @@ async fn show(
     Ok(())
 }
 
-async fn disable(
-    ctx: &Context,
-    sdk: &aws_config::SdkConfig,
-    name: &str,
-    reason: &str,
-) -> Result<(), String> {
-    let t = state_table(ctx, sdk)
-        .ok_or("HOOKRELAY_STATE_TABLE is not set: disabling needs the state table")?;
-    // The same notice an automatic disable sends, to the same topic.
-    let notifier: Box<dyn Notifier> = match ctx
+/// The notice topic (`NOTIFY_TOPIC_ARN`, the stack's `NoticeTopicArn`
+/// output) the functions publish operational events on.
+fn notifier(ctx: &Context, sdk: &aws_config::SdkConfig) -> Box<dyn Notifier> {
+    match ctx
         .get("HOOKRELAY_NOTIFY_TOPIC_ARN")
         .or_else(|| ctx.get("NOTIFY_TOPIC_ARN"))
     {
@@ -390,7 +384,19 @@ async fn disable(
             );
             Box::new(LogNotifier)
         }
-    };
+    }
+}
+
+async fn disable(
+    ctx: &Context,
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    reason: &str,
+) -> Result<(), String> {
+    let t = state_table(ctx, sdk)
+        .ok_or("HOOKRELAY_STATE_TABLE is not set: disabling needs the state table")?;
+    // The same notice an automatic disable sends, to the same topic.
+    let notifier = notifier(ctx, sdk);
     let now = OffsetDateTime::now_utc();
     if disable_and_notify(&t, notifier.as_ref(), name, reason, now).await? {
         println!(
@@ -439,6 +445,16 @@ async fn enable(
         ),
     };
     let done = hookrelay_shared::enable::enable(&switch, parked, name, &settings, &report).await?;
+    if let Err(e) = hookrelay_shared::enable::announce(
+        notifier(ctx, sdk).as_ref(),
+        name,
+        &done,
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    {
+        eprintln!("endpoint {name} is enabled, but the endpoint.enabled event failed: {e}");
+    }
     match done {
         Enabled::NothingToDo => {
             println!("endpoint {name} was not disabled and has no parked jobs")

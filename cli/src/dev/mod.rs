@@ -7,6 +7,7 @@
 
 mod api_gateway;
 mod demo_endpoint;
+mod metrics_summary;
 mod processes;
 mod provision;
 
@@ -156,6 +157,10 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
     // Configuration edits (`hookrelay endpoints update`) apply within seconds.
     fenv.insert("HOOKRELAY_SECRET_TTL_SECS", "5".into());
     fenv.insert("HOOKRELAY_ENDPOINT_LIST_TTL_SECS", "5".into());
+    // Metrics (EMF lines in the functions' log, summed up below) and
+    // operational events, as deployed.
+    fenv.insert("HOOKRELAY_METRICS_NAMESPACE", "hookrelay/local".into());
+    fenv.insert("HOOKRELAY_ATTEMPT_FAILED_EVENTS", "false".into());
     let functions_env = args.state_dir.join("functions.env");
     write_env(&functions_env, &fenv)?;
 
@@ -212,6 +217,10 @@ async fn up(args: UpArgs) -> Result<ExitCode, String> {
         tokio::spawn(poll_forever("outbound -> sender", outbound, sender)),
         tokio::spawn(poll_forever("events -> router", events, router)),
         tokio::spawn(print_notices(sqs.clone(), notices)),
+        tokio::spawn(metrics_summary::print_forever(
+            logs.join("functions.log"),
+            Duration::from_secs(5),
+        )),
     ];
 
     // 6. local.env for the CLI and scripts.
@@ -315,7 +324,7 @@ async fn poll_forever(label: &'static str, poller: Poller, function: Arc<dyn Inv
     }
 }
 
-/// Prints the disable notices the sender publishes (SNS -> a local queue).
+/// Prints the operational events the functions publish (SNS -> a local queue).
 async fn print_notices(sqs: aws_sdk_sqs::Client, queue: String) {
     loop {
         let Ok(out) = sqs
@@ -330,14 +339,21 @@ async fn print_notices(sqs: aws_sdk_sqs::Client, queue: String) {
             continue;
         };
         for m in out.messages.unwrap_or_default() {
-            let body: serde_json::Value =
-                serde_json::from_str(m.body().unwrap_or("{}")).unwrap_or_default();
-            println!(
-                "[notice] endpoint {} disabled: {}. {}",
-                body["endpoint"].as_str().unwrap_or("?"),
-                body["reason"].as_str().unwrap_or("?"),
-                body["to_enable"].as_str().unwrap_or("")
-            );
+            use hookrelay_shared::ops_event::{Detail, OpsEvent};
+            match serde_json::from_str::<OpsEvent>(m.body().unwrap_or("{}")) {
+                Ok(e) => {
+                    let more = match &e.detail {
+                        Detail::EndpointDisabled(d) => format!(": {}. {}", d.reason, d.to_enable),
+                        Detail::MessageDeadLettered(d) => format!(": {}", d.error),
+                        Detail::SourceRefusalsHigh(d) => {
+                            format!(": {} of {} refused. {}", d.refused, d.requests, d.hint)
+                        }
+                        _ => String::new(),
+                    };
+                    println!("[event {}] {}{more}", e.event_type(), e.subject());
+                }
+                Err(_) => println!("[notice] {}", m.body().unwrap_or("")),
+            }
             let _ = sqs
                 .delete_message()
                 .queue_url(&queue)

@@ -9,6 +9,8 @@
 mod answer;
 mod bulk;
 mod event;
+mod outcome;
+pub mod refusals;
 mod settings;
 
 pub use answer::Reject;
@@ -16,21 +18,29 @@ pub use settings::Settings;
 
 use answer::{Answer, json_response};
 use event::{Event, extract, new_id};
+use hookrelay_shared::aws::dynamodb::state_table::StateTable;
 use hookrelay_shared::aws::secrets_manager::{ConfigKind, SecretNames, SecretsManager};
+use hookrelay_shared::aws::sns::SnsNotifier;
 use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::env::StartError;
 use hookrelay_shared::envelope::{ATTR_EVENT_TYPE, ATTR_SOURCE, ENVELOPE_VERSION, Envelope};
+use hookrelay_shared::health::{LogNotifier, Notifier};
+use hookrelay_shared::metrics::Metrics;
+use hookrelay_shared::metrics::names::{SOURCE, SOURCE_REFUSALS_HIGH};
+use hookrelay_shared::ops_event::{Detail, OpsEvent, SourceRefusalsHigh};
 use hookrelay_shared::queue::{OutgoingMessage, Queue, QueueError};
 use hookrelay_shared::schemes::{HeaderLookup, Verified, VerifyError};
 use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource};
 use hookrelay_shared::source::{Source, valid_source_name};
 use lambda_http::http::{HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
+use refusals::{Crossing, REALERT_AFTER, RefusalWatch};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
 pub struct Receiver {
     sources: ConfigCache<Source>,
@@ -41,6 +51,11 @@ pub struct Receiver {
     events: Option<Arc<dyn Queue>>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    metrics: Metrics,
+    refusals: RefusalWatch,
+    /// Where instances agree who announces an alert, when deployed.
+    alert_claims: Option<StateTable>,
+    notifier: Arc<dyn Notifier>,
 }
 
 /// The ports a [`Receiver`] talks to.
@@ -61,8 +76,27 @@ impl Receiver {
             inbound: ports.inbound,
             events: ports.events,
             clock: ports.clock,
+            metrics: Metrics::stdout(settings.metrics_namespace.clone()),
+            refusals: RefusalWatch::new(settings.refusals),
+            alert_claims: None,
+            notifier: Arc::new(LogNotifier),
             settings,
         }
+    }
+
+    /// Publishes operational events (`source.refusals_high`) there, and
+    /// agrees with the other instances on who announces an alert in the
+    /// state table.
+    pub fn with_alerts(mut self, claims: Option<StateTable>, notifier: Arc<dyn Notifier>) -> Self {
+        self.alert_claims = claims;
+        self.notifier = notifier;
+        self
+    }
+
+    /// Writes the metrics there instead of standard output (tests).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Production wiring from an SDK configuration: Secrets Manager, SQS
@@ -86,15 +120,56 @@ impl Receiver {
                 .map(|url| Arc::new(SqsQueue::new(sqs, url)) as Arc<dyn Queue>),
             clock: Arc::new(SystemClock),
         };
-        Ok(Self::new(ports, settings))
+        let claims = settings.state_table.clone().map(|t| {
+            StateTable::new(aws_sdk_dynamodb::Client::new(config), t)
+                .with_clock(Arc::clone(&ports.clock))
+        });
+        let notifier: Arc<dyn Notifier> = match &settings.notify_topic_arn {
+            Some(arn) => Arc::new(SnsNotifier::new(
+                aws_sdk_sns::Client::new(config),
+                arn.clone(),
+            )),
+            None => Arc::new(LogNotifier),
+        };
+        Ok(Self::new(ports, settings).with_alerts(claims, notifier))
     }
 
     /// Answers one request. Never panics on input; every outcome is logged
     /// once, without headers, bodies or keys.
     pub async fn handle(&self, req: Request) -> Response<Body> {
+        // Every log line of the request names its source and, once known,
+        // the envelope id (the first, for a bulk body).
+        let span = tracing::info_span!(
+            "webhook",
+            source = source_name(&req).unwrap_or_default(),
+            envelope_id = tracing::field::Empty
+        );
+        self.answer(req).instrument(span).await
+    }
+
+    async fn answer(&self, req: Request) -> Response<Body> {
         let started = Instant::now();
         let source = source_name(&req).unwrap_or_default();
-        match self.process(&req).await {
+        // Whether `source` is a configured source: only then does its name
+        // become a metric dimension (it is the caller's otherwise).
+        let mut known = false;
+        // Every log line of the request names its source and, once known,
+        // the envelope id (the first, for a bulk body).
+        let span = tracing::info_span!("webhook", source, envelope_id = tracing::field::Empty);
+        let result = self
+            .process(&req, &mut known)
+            .instrument(span.clone())
+            .await;
+        let _entered = span.enter();
+        let counted = outcome::count(&self.metrics, known.then_some(source), &result);
+        if known
+            && let Some(crossing) =
+                self.refusals
+                    .record(source, counted.refusal(), self.clock.now())
+        {
+            self.refusals_high(source, crossing).await;
+        }
+        let response = match result {
             Ok(answer) => {
                 tracing::info!(
                     source,
@@ -117,10 +192,14 @@ impl Receiver {
                 }
                 reject.response(self.settings.max_message_bytes)
             }
-        }
+        };
+        // The invocation ends with the answer: Lambda may freeze the
+        // instance right after, so the metrics are written now.
+        self.metrics.flush();
+        response
     }
 
-    async fn process(&self, req: &Request) -> Result<Answer, Reject> {
+    async fn process(&self, req: &Request, known: &mut bool) -> Result<Answer, Reject> {
         if req.method() != Method::POST {
             return Err(Reject::MethodNotAllowed);
         }
@@ -136,8 +215,13 @@ impl Receiver {
         let source = match self.sources.get(&secret).await {
             Ok(Some(s)) => s,
             Ok(None) => return Err(Reject::UnknownSource),
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                // A configuration that does not compile still names a source.
+                *known = matches!(e, CacheError::Invalid { .. });
+                return Err(e.into());
+            }
         };
+        *known = true;
         let received_at = self.clock.now();
         let (source, verified) = self
             .verify(&secret, source, req.headers(), body, received_at)
@@ -180,14 +264,26 @@ impl Receiver {
             }
             Some(bulk) => bulk::split(&source, bulk, req.headers(), body, delivery_id.as_deref())?,
         };
+        // The invocation's trace goes with every message (AWSTraceHeader),
+        // so the router's and the consumers' invocations join it.
+        let trace = trace_header(req);
+        let trace = trace.as_deref();
+        if let Some(first) = events.first() {
+            tracing::Span::current().record("envelope_id", first.id.as_str());
+        }
         let messages = events
             .iter()
-            .map(|e| self.message(name, &headers, e, received_at))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|e| Ok(self.message(name, &headers, e, received_at)?.trace(trace)))
+            .collect::<Result<Vec<_>, Reject>>()?;
         // Built before anything is queued: a relaying source without an
         // events queue is refused before the inbound queue sees anything.
         let relays = match source.config.relay {
-            true => Some(self.relay_messages(name, &source, &events)?),
+            true => Some(
+                self.relay_messages(name, &source, &events)?
+                    .into_iter()
+                    .map(|m| m.map(|m| m.trace(trace)))
+                    .collect::<Vec<_>>(),
+            ),
             false => None,
         };
 
@@ -366,6 +462,64 @@ impl Receiver {
     }
 }
 
+impl Receiver {
+    /// A source's refusals crossed the threshold: announce it, unless
+    /// another instance already did (the claim in the state table). Runs on
+    /// the request that crossed, which is refused anyway, so the few
+    /// milliseconds of the claim and the publish delay no accepted webhook.
+    async fn refusals_high(&self, source: &str, c: Crossing) {
+        let now = self.clock.now();
+        if let Some(t) = &self.alert_claims {
+            match t
+                .claim_alert(source, "refusals-high", now + REALERT_AFTER)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::info!(
+                        source,
+                        "refusals high; already announced by another instance"
+                    );
+                    return;
+                }
+                // Better a second announcement than none.
+                Err(e) => tracing::warn!(
+                    source,
+                    error = e,
+                    "could not claim the alert; announcing it"
+                ),
+            }
+        }
+        let rule = self.refusals.rule();
+        tracing::warn!(
+            source,
+            requests = c.requests,
+            refused = c.refused,
+            window_secs = rule.window.as_secs(),
+            "most of this source's webhooks are refused"
+        );
+        self.metrics
+            .count(&SOURCE_REFUSALS_HIGH, &[(SOURCE, source)], 1);
+        let detail = Detail::SourceRefusalsHigh(SourceRefusalsHigh {
+            source: source.to_string(),
+            window_secs: rule.window.as_secs(),
+            requests: c.requests,
+            refused: c.refused,
+            threshold: rule.threshold,
+            min_requests: rule.min_requests,
+            hint: refusals::hint(&c.reasons),
+            reasons: c
+                .reasons
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        });
+        if let Err(e) = self.notifier.publish(&OpsEvent::new(detail, now)).await {
+            tracing::error!(source, error = e, "could not publish source.refusals_high");
+        }
+    }
+}
+
 impl From<CacheError> for Reject {
     fn from(e: CacheError) -> Self {
         match e {
@@ -375,6 +529,15 @@ impl From<CacheError> for Reject {
             }
         }
     }
+}
+
+/// The invocation's X-Ray trace: from the Lambda context (API Gateway
+/// passes it on), or `_X_AMZN_TRACE_ID`.
+fn trace_header(req: &Request) -> Option<String> {
+    req.lambda_context_ref()
+        .and_then(|c| c.xray_trace_id.clone())
+        .filter(|t| !t.is_empty())
+        .or_else(hookrelay_shared::queue::invocation_trace_header)
 }
 
 /// The `{source}` path parameter (API Gateway), or the last segment after

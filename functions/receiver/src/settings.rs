@@ -1,3 +1,4 @@
+use crate::refusals::RefusalRule;
 use hookrelay_shared::env::{Env, EnvError};
 use hookrelay_shared::secrets::CacheSettings;
 
@@ -25,6 +26,16 @@ pub struct Settings {
     /// `HOOKRELAY_EVENTS_QUEUE_URL`: where relaying sources put events for
     /// fan-out, when deployed.
     pub events_queue_url: Option<String>,
+    /// `HOOKRELAY_METRICS_NAMESPACE`: where the EMF metrics go.
+    pub metrics_namespace: String,
+    /// `HOOKRELAY_REFUSALS_THRESHOLD`, `HOOKRELAY_REFUSALS_MIN_REQUESTS`,
+    /// `HOOKRELAY_REFUSALS_WINDOW_SECS`: when a source's refusals are high
+    /// (`source.refusals_high`).
+    pub refusals: RefusalRule,
+    /// `HOOKRELAY_STATE_TABLE`: where instances agree who announces an alert.
+    pub state_table: Option<String>,
+    /// `HOOKRELAY_NOTIFY_TOPIC_ARN`: where operational events go.
+    pub notify_topic_arn: Option<String>,
 }
 
 impl Settings {
@@ -36,6 +47,10 @@ impl Settings {
             cache: CacheSettings::default(),
             inbound_queue_url: String::new(),
             events_queue_url: None,
+            metrics_namespace: hookrelay_shared::metrics::DEFAULT_NAMESPACE.into(),
+            refusals: RefusalRule::default(),
+            state_table: None,
+            notify_topic_arn: None,
         }
     }
 
@@ -64,6 +79,30 @@ impl Settings {
         s.cache = CacheSettings::from_env(env)?;
         s.inbound_queue_url = env.required("HOOKRELAY_INBOUND_QUEUE_URL")?;
         s.events_queue_url = env.get("HOOKRELAY_EVENTS_QUEUE_URL");
+        s.metrics_namespace = hookrelay_shared::metrics::namespace_from_env(env)?;
+        if let Some(t) = env.parse(
+            "HOOKRELAY_REFUSALS_THRESHOLD",
+            "a share between 0 and 1 (0.9: more than 90% refused)",
+            |t: &f64| (0.0..1.0).contains(t),
+        )? {
+            s.refusals.threshold = t;
+        }
+        if let Some(n) = env.parse(
+            "HOOKRELAY_REFUSALS_MIN_REQUESTS",
+            "a whole number above 0",
+            |n: &u64| *n > 0,
+        )? {
+            s.refusals.min_requests = n;
+        }
+        if let Some(secs) = env.parse(
+            "HOOKRELAY_REFUSALS_WINDOW_SECS",
+            "a whole number of seconds, 60 to 86400",
+            |n: &u64| (60..=86_400).contains(n),
+        )? {
+            s.refusals.window = std::time::Duration::from_secs(secs);
+        }
+        s.state_table = env.get("HOOKRELAY_STATE_TABLE");
+        s.notify_topic_arn = env.get("HOOKRELAY_NOTIFY_TOPIC_ARN");
         Ok(s)
     }
 
@@ -107,6 +146,11 @@ mod tests {
             ("HOOKRELAY_MAX_MESSAGE_BYTES", "2097152"),
             ("HOOKRELAY_SECRET_TTL_SECS", "-1"),
             ("HOOKRELAY_AWS_ROOTS", "native"),
+            ("HOOKRELAY_REFUSALS_THRESHOLD", "90%"),
+            ("HOOKRELAY_REFUSALS_THRESHOLD", "1"),
+            ("HOOKRELAY_REFUSALS_MIN_REQUESTS", "0"),
+            ("HOOKRELAY_REFUSALS_WINDOW_SECS", "10"),
+            ("HOOKRELAY_METRICS_NAMESPACE", "AWS/Lambda"),
         ] {
             let e = with(&[(name, value)]).unwrap_err();
             assert!(

@@ -30,17 +30,27 @@ use futures::StreamExt;
 use hookrelay_shared::attributes::{ENDPOINT, EVENT_TYPE};
 use hookrelay_shared::aws::dynamodb::state_table::StateTable;
 use hookrelay_shared::aws::secrets_manager::{ConfigKind, SecretNames, SecretsManager};
+use hookrelay_shared::aws::sns::SnsNotifier;
 use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::dead_letter::{DeadLetter, DeadReason};
 use hookrelay_shared::endpoint::Endpoint;
 use hookrelay_shared::env::StartError;
 use hookrelay_shared::event::Event;
+use hookrelay_shared::health::{LogNotifier, Notifier};
 use hookrelay_shared::job::DeliveryJob;
+use hookrelay_shared::metrics::Metrics;
+use hookrelay_shared::metrics::names::{
+    EVENTS_DEAD_LETTERED, EVENTS_RETRIED, EVENTS_ROUTED, JOBS_WRITTEN,
+};
+use hookrelay_shared::ops_event::{
+    DeadLetterQueue, Detail, MessageDeadLettered, OpsEvent, bounded,
+};
 use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, send_all};
 use hookrelay_shared::secrets::{CacheError, ConfigCache, SecretSource};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 /// How long the router remembers which endpoints an event reached.
 const MARKER_TTL: Duration = Duration::from_secs(86_400);
@@ -88,6 +98,8 @@ pub struct Router {
     markers: Option<StateTable>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    metrics: Metrics,
+    notifier: Arc<dyn Notifier>,
 }
 
 /// The ports a [`Router`] talks to.
@@ -137,8 +149,22 @@ impl Router {
             dlq: ports.dlq,
             markers: ports.markers,
             clock: ports.clock,
+            metrics: Metrics::stdout(settings.metrics_namespace.clone()),
+            notifier: Arc::new(LogNotifier),
             settings,
         }
+    }
+
+    /// Publishes operational events there (`message.dead_lettered`).
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Writes the metrics there instead of standard output (tests).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Production wiring from an SDK configuration.
@@ -166,7 +192,14 @@ impl Router {
             }),
             clock,
         };
-        Ok(Self::new(ports, settings))
+        let notifier: Option<Arc<dyn Notifier>> = settings.notify_topic_arn.clone().map(|arn| {
+            Arc::new(SnsNotifier::new(aws_sdk_sns::Client::new(config), arn)) as Arc<dyn Notifier>
+        });
+        let router = Self::new(ports, settings);
+        Ok(match notifier {
+            Some(n) => router.with_notifier(n),
+            None => router,
+        })
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
@@ -174,7 +207,17 @@ impl Router {
         // concurrently, keeping the records' order for the jobs.
         // (The futures are collected first: a lazy `map` over borrowed
         // records trips the compiler's `Send` inference for the handler.)
-        let planning: Vec<_> = event.records.iter().map(|r| self.plan(r)).collect();
+        // Every log line about an event names it (the span's message id;
+        // the lines themselves name the event id).
+        let planning: Vec<_> = event
+            .records
+            .iter()
+            .map(|r| {
+                let id = r.message_id.as_deref().unwrap_or("");
+                self.plan(r)
+                    .instrument(tracing::info_span!("event", message_id = id))
+            })
+            .collect();
         let mut plans: Vec<Plan> = futures::stream::iter(planning)
             .buffered(self.concurrency())
             .collect()
@@ -221,6 +264,13 @@ impl Router {
                 response.batch_item_failures.push(f);
             }
         }
+        self.metrics.count(
+            &EVENTS_RETRIED,
+            &[],
+            response.batch_item_failures.len() as u64,
+        );
+        // Lambda may freeze the instance once the batch is answered.
+        self.metrics.flush();
         response
     }
 
@@ -254,7 +304,8 @@ impl Router {
         let event: Event = match serde_json::from_str(body) {
             Ok(e) => e,
             Err(e) => {
-                return Plan::Settled(self.dead_letter(body, &format!("not an event: {e}")).await);
+                let reason = format!("not an event: {e}");
+                return Plan::Settled(self.dead_letter(message_id, None, body, &reason).await);
             }
         };
         let event_id = event.id.clone().unwrap_or_else(|| message_id.to_string());
@@ -309,11 +360,20 @@ impl Router {
         };
         let now = self.clock.now();
         let arrived = arrival_time(rec).unwrap_or(now);
+        // The event's trace goes on with its jobs (AWSTraceHeader): the
+        // sender's invocations join the trace the webhook started.
+        let trace = rec
+            .attributes
+            .get("AWSTraceHeader")
+            .cloned()
+            .or_else(hookrelay_shared::queue::invocation_trace_header);
         let (endpoints, messages): (Vec<String>, Vec<OutgoingMessage>) = matched
             .iter()
             .filter(|(n, _)| !already.contains(n))
             .map(|(name, unchecked)| {
-                let msg = self.job_message(&event, &event_id, name, arrived, *unchecked);
+                let msg = self
+                    .job_message(&event, &event_id, name, arrived, *unchecked)
+                    .trace(trace.as_deref());
                 (name.clone(), msg)
             })
             .unzip();
@@ -321,7 +381,10 @@ impl Router {
             // A retry cannot make it fit: park the event with the reason.
             let reason =
                 format!("its delivery jobs exceed SQS's {MAX_BATCH_BYTES}-byte message limit");
-            return Plan::Settled(self.dead_letter(body, &reason).await);
+            return Plan::Settled(
+                self.dead_letter(message_id, Some(&event_id), body, &reason)
+                    .await,
+            );
         }
         Plan::Write(Pending {
             event_id,
@@ -360,9 +423,12 @@ impl Router {
             written = p.written.len(),
             "event routed"
         );
+        self.metrics
+            .count(&JOBS_WRITTEN, &[], p.written.len() as u64);
         if p.failed {
             Fanout::Retry
         } else {
+            self.metrics.count(&EVENTS_ROUTED, &[], 1);
             Fanout::Done
         }
     }
@@ -393,11 +459,42 @@ impl Router {
         m
     }
 
-    async fn dead_letter(&self, body: &str, reason: &str) -> Fanout {
+    async fn dead_letter(
+        &self,
+        message_id: &str,
+        event_id: Option<&str>,
+        body: &str,
+        reason: &str,
+    ) -> Fanout {
         let letter = DeadLetter::new(body, DeadReason::InvalidEvent, reason).group("invalid");
         match self.dlq.send(letter.message()).await {
             Ok(_) => {
-                tracing::warn!(reason, "event moved to the dead-letter queue");
+                tracing::warn!(
+                    message_id,
+                    event_id,
+                    reason,
+                    "event moved to the dead-letter queue"
+                );
+                self.metrics.count(&EVENTS_DEAD_LETTERED, &[], 1);
+                let detail = Detail::MessageDeadLettered(MessageDeadLettered {
+                    queue: DeadLetterQueue::Events,
+                    message_id: message_id.to_string(),
+                    job_id: None,
+                    event_id: event_id.map(String::from),
+                    endpoint: None,
+                    reason: DeadReason::InvalidEvent.as_str().to_string(),
+                    attempts: None,
+                    last_status: None,
+                    error: bounded(reason, 256),
+                });
+                let event = OpsEvent::new(detail, self.clock.now());
+                if let Err(e) = self.notifier.publish(&event).await {
+                    tracing::warn!(
+                        message_id,
+                        error = e,
+                        "could not publish message.dead_lettered"
+                    );
+                }
                 Fanout::Done
             }
             Err(e) => {

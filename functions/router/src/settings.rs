@@ -20,6 +20,11 @@ pub struct Settings {
     /// `HOOKRELAY_ENDPOINT_LIST_TTL_SECS`: how long the list of endpoint
     /// names is reused.
     pub directory_ttl: Duration,
+    /// `HOOKRELAY_METRICS_NAMESPACE`: where the EMF metrics go.
+    pub metrics_namespace: String,
+    /// `HOOKRELAY_NOTIFY_TOPIC_ARN`: where operational events go
+    /// (`message.dead_lettered`).
+    pub notify_topic_arn: Option<String>,
 }
 
 impl Settings {
@@ -46,6 +51,8 @@ impl Settings {
                 )?
                 .unwrap_or(60),
             ),
+            metrics_namespace: hookrelay_shared::metrics::namespace_from_env(env)?,
+            notify_topic_arn: env.get("HOOKRELAY_NOTIFY_TOPIC_ARN"),
         })
     }
 }

@@ -8,11 +8,14 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use hookrelay_cli::local_esm::{Invoke, Poller};
 use hookrelay_shared::aws::dynamodb::state_table::StateTable;
 use hookrelay_shared::aws::secrets_manager::SecretsManager;
+use hookrelay_shared::aws::sns::SnsNotifier;
 use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::{Clock, ManualClock, SystemClock};
 use hookrelay_shared::job::DeliveryJob;
+use hookrelay_shared::metrics::{Lines, Metrics};
 use hookrelay_shared::queue::{MAX_BATCH_BYTES, OutgoingMessage, Queue, QueueError};
 use hookrelay_shared::secrets::CacheSettings;
+use hookrelay_test_support::emf_spec;
 use hookrelay_test_support::{moto, unique};
 use router::{Ports, Router, SecretsManagerNames, Settings};
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,6 +30,10 @@ struct World {
     dlq: String,
     prefix: String,
     router: Arc<Router>,
+    /// The EMF lines the router wrote.
+    metrics: Lines,
+    /// A queue subscribed to the notice topic (operational events).
+    notices: String,
 }
 
 /// Invokes the router in-process and keeps every event it was given, so a
@@ -134,6 +141,8 @@ async fn world_with(
         concurrency: 4,
         cache: CacheSettings::default(),
         directory_ttl: Duration::from_secs(60),
+        metrics_namespace: "hookrelay-test".into(),
+        notify_topic_arn: None,
     };
     let ports = Ports {
         names: Arc::new(SecretsManagerNames::new(sm.clone(), &prefix)),
@@ -143,8 +152,17 @@ async fn world_with(
         markers: Some(StateTable::new(ddb, table)),
         clock,
     };
+    let (metrics, lines) = Metrics::in_memory("hookrelay-test");
+    let (topic, notices) = moto::topic_with_queue(&moto::sns().await, &sqs).await;
+    let notifier = Arc::new(SnsNotifier::new(moto::sns().await, topic));
     World {
-        router: Arc::new(Router::new(ports, settings)),
+        router: Arc::new(
+            Router::new(ports, settings)
+                .with_metrics(metrics)
+                .with_notifier(notifier),
+        ),
+        metrics: lines,
+        notices,
         sqs,
         sm,
         events,
@@ -281,6 +299,21 @@ async fn a_retried_batch_writes_no_job_twice_and_a_bad_event_blocks_nothing() {
         dead[0].message_attributes().unwrap()["hookrelay-reason"].string_value(),
         Some("invalid-event")
     );
+    // The metrics say the same, in EMF the specification accepts.
+    let m = emf_spec::validate_log(&w.metrics.take().join("\n")).unwrap();
+    assert_eq!(emf_spec::total(&m, "EventsRouted", &[]), 2.0);
+    assert_eq!(emf_spec::total(&m, "JobsWritten", &[]), 4.0);
+    assert_eq!(emf_spec::total(&m, "EventsDeadLettered", &[]), 1.0);
+    assert_eq!(emf_spec::total(&m, "EventsRetried", &[]), 0.0);
+    // And the stream has the typed event.
+    let events = moto::drain(&w.sqs, &w.notices).await;
+    assert_eq!(events.len(), 1);
+    let e: serde_json::Value = serde_json::from_str(events[0].body().unwrap()).unwrap();
+    assert_eq!(e["type"], "message.dead_lettered");
+    assert_eq!(e["version"], 1);
+    assert_eq!(e["queue"], "events");
+    assert_eq!(e["reason"], "invalid-event");
+    assert!(e["error"].as_str().unwrap().starts_with("not an event"));
 
     // Lambda retries the same batch (e.g. after a timeout): nothing new is written.
     let seen: Vec<SqsEvent> = rec.1.lock().unwrap().clone();
@@ -289,6 +322,12 @@ async fn a_retried_batch_writes_no_job_twice_and_a_bad_event_blocks_nothing() {
         assert!(resp.batch_item_failures.is_empty());
     }
     assert!(w.jobs().await.is_empty(), "no duplicate jobs");
+    let m = emf_spec::validate_log(&w.metrics.take().join("\n")).unwrap();
+    assert_eq!(
+        emf_spec::total(&m, "JobsWritten", &[]),
+        0.0,
+        "none written again"
+    );
 }
 
 #[tokio::test]
@@ -525,4 +564,58 @@ async fn a_short_batch_answer_counts_none_of_its_jobs_as_written() {
     ids.sort();
     // At least once: each job may now be on the queue twice, never zero times.
     assert_eq!(ids, vec!["e0", "e0", "e1", "e1"]);
+}
+
+#[tokio::test]
+async fn jobs_carry_the_trace_of_their_event() {
+    const TRACE: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let captured = hookrelay_test_support::capture::Captured::new("SendMessageBatch");
+    let sqs = moto::sqs_capturing(&captured).await;
+    let sm = moto::secretsmanager().await;
+    let outbound = moto::create_queue(&sqs, "outbound", false, &[]).await;
+    let dlq = moto::create_queue(&sqs, "events-dlq", false, &[]).await;
+    let prefix = unique("hr");
+    moto::put_secret(
+        &sm,
+        &format!("{prefix}/endpoints/traced"),
+        r#"{"url":"https://traced.example.com/hook","events":["*"]}"#,
+    )
+    .await;
+    let settings = Settings {
+        secrets_prefix: prefix.clone(),
+        outbound_queue_url: outbound.clone(),
+        dlq_url: dlq.clone(),
+        state_table: None,
+        concurrency: 4,
+        cache: CacheSettings::default(),
+        directory_ttl: Duration::from_secs(60),
+        metrics_namespace: "hookrelay-test".into(),
+        notify_topic_arn: None,
+    };
+    let router = Router::new(
+        Ports {
+            names: Arc::new(SecretsManagerNames::new(sm.clone(), &prefix)),
+            secrets: Arc::new(SecretsManager::new(sm)),
+            outbound: Arc::new(SqsQueue::new(sqs.clone(), outbound)),
+            dlq: Arc::new(SqsQueue::new(sqs, dlq)),
+            markers: None,
+            clock: Arc::new(SystemClock),
+        },
+        settings,
+    );
+    let mut msg = SqsMessage::default();
+    msg.message_id = Some("m-1".into());
+    msg.body = Some(r#"{"id":"e-traced","type":"t","payload":{}}"#.into());
+    msg.attributes.insert("AWSTraceHeader".into(), TRACE.into());
+    let mut event = SqsEvent::default();
+    event.records.push(msg);
+    assert!(router.handle(event).await.batch_item_failures.is_empty());
+    let bodies = captured.bodies();
+    assert_eq!(bodies.len(), 1, "one SendMessageBatch");
+    let request: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(
+        request["Entries"][0]["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"], TRACE,
+        "the job joins the event's trace"
+    );
 }

@@ -6,7 +6,7 @@
 //! Records whose order matters (FIFO message groups, replays of parked
 //! jobs) go one after the other per group; everything else concurrently.
 
-use crate::context::Context;
+use crate::context::{Context, endpoint_dimension};
 use crate::deliver::{self, CannotSign, Unit};
 use crate::outcome;
 use crate::prepare::{self, Prepared, Ready};
@@ -14,8 +14,10 @@ use crate::record::{Invocation, Record, Verdict};
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::StreamExt;
 use hookrelay_shared::attributes::{ENDPOINT, REPLAY_SEQ};
+use hookrelay_shared::metrics::names::ANSWER_TIME;
 use std::sync::Arc;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
 /// Handles one batch. Never fails as a whole: every record gets its own verdict.
 pub(crate) async fn handle(
@@ -43,6 +45,27 @@ pub(crate) async fn handle(
         }
     }
     response
+}
+
+/// Every log line about a record names its message id...
+fn record_span(msg: &SqsMessage) -> tracing::Span {
+    tracing::info_span!(
+        "record",
+        message_id = msg.message_id.as_deref().unwrap_or("")
+    )
+}
+
+/// ...and, once it is a job being delivered, the job's id, its event's id
+/// (fanned out) and its endpoint, so one id finds a webhook's whole path.
+fn unit_span(unit: &Unit<'_>) -> tracing::Span {
+    let jobs: Vec<&str> = unit.records.iter().map(|r| r.job.id.as_str()).collect();
+    let first = &unit.records[0].job;
+    tracing::info_span!(
+        "delivery",
+        job_id = jobs.join(","),
+        event_id = first.event_id.as_deref().unwrap_or(""),
+        endpoint = first.endpoint.as_str()
+    )
 }
 
 fn message_id(msg: &SqsMessage) -> String {
@@ -118,7 +141,10 @@ async fn in_order(
             out.push((id, Verdict::Retry(None)));
             continue;
         }
-        let verdict = match prepare::prepare(ctx, inv, msg).await {
+        let verdict = match prepare::prepare(ctx, inv, msg)
+            .instrument(record_span(msg))
+            .await
+        {
             Prepared::Settled(v) => v,
             Prepared::Ready(ready) => {
                 let endpoint = Arc::clone(&ready.endpoint);
@@ -126,7 +152,9 @@ async fn in_order(
                     records: vec![ready],
                     endpoint,
                 };
+                let span = unit_span(&unit);
                 run_unit(ctx, inv, unit)
+                    .instrument(span)
                     .await
                     .pop()
                     .map(|(_, v)| v)
@@ -150,7 +178,12 @@ async fn concurrently(
     // closure inside the stream would make the handler's future lose `Send`.
     let preparing: Vec<_> = records
         .into_iter()
-        .map(|msg| async move { (message_id(msg), prepare::prepare(ctx, inv, msg).await) })
+        .map(|msg| async move {
+            let prepared = prepare::prepare(ctx, inv, msg)
+                .instrument(record_span(msg))
+                .await;
+            (message_id(msg), prepared)
+        })
         .collect();
     let prepared: Vec<(String, Prepared<'_>)> = futures::stream::iter(preparing)
         .buffer_unordered(ctx.settings.concurrency)
@@ -168,7 +201,10 @@ async fn concurrently(
     // One HTTP request per unit, bounded concurrency.
     let delivering: Vec<_> = deliver::units(ready)
         .into_iter()
-        .map(|unit| run_unit(ctx, inv, unit))
+        .map(|unit| {
+            let span = unit_span(&unit);
+            run_unit(ctx, inv, unit).instrument(span)
+        })
         .collect();
     let delivered: Vec<Vec<(String, Verdict)>> = futures::stream::iter(delivering)
         .buffer_unordered(ctx.settings.concurrency)
@@ -239,9 +275,25 @@ async fn run_unit(ctx: &Context, inv: &Invocation, unit: Unit<'_>) -> Vec<(Strin
             Err(CannotSign(error)) => return cannot_sign(ctx, &unit, &name, &error, out).await,
         }
     };
+    let started = std::time::Instant::now();
     let results = deliver::send(&*ctx.transport, &*ctx.clock, &unit, request).await;
+    let dims: Vec<_> = endpoint_dimension(&unit.endpoint, &name)
+        .into_iter()
+        .collect();
+    ctx.metrics.observe(
+        &ANSWER_TIME,
+        &dims,
+        started.elapsed().as_secs_f64() * 1000.0,
+    );
     for ((ready, result), n) in unit.records.iter().zip(results).zip(numbers) {
+        let failed = match &result {
+            deliver::AttemptResult::Failed { status, .. } => Some(status.clone()),
+            deliver::AttemptResult::Delivered { .. } => None,
+        };
         let verdict = outcome::after_attempt(ctx, ready, n, result).await;
+        if let Some(status) = failed {
+            outcome::attempt_failed(ctx, ready, n, &status, verdict).await;
+        }
         out.push((ready.rec.id.to_string(), verdict));
     }
     out

@@ -6,6 +6,8 @@ use hookrelay_shared::attempts::AttemptLog;
 use hookrelay_shared::clock::Clock;
 use hookrelay_shared::endpoint::Endpoint;
 use hookrelay_shared::health::{EndpointHealth, Notifier};
+use hookrelay_shared::metrics::Metrics;
+use hookrelay_shared::metrics::names::ENDPOINT;
 use hookrelay_shared::outbound::Transport;
 use hookrelay_shared::queue::{MessageControl, Queue};
 use hookrelay_shared::secrets::ConfigCache;
@@ -22,6 +24,7 @@ pub(crate) struct Context {
     pub attempts: Arc<dyn AttemptLog>,
     pub jitter: Box<dyn Fn() -> f64 + Send + Sync>,
     pub settings: Settings,
+    pub metrics: Metrics,
 }
 
 impl Context {
@@ -29,4 +32,14 @@ impl Context {
     pub fn jitter(&self) -> f64 {
         (self.jitter)()
     }
+}
+
+/// The `Endpoint` dimension, for an endpoint whose configuration asks for
+/// metrics of its own (`"metrics": true`); none otherwise, so endpoints
+/// cost no metrics unless they opt in.
+pub(crate) fn endpoint_dimension<'a>(
+    endpoint: &Endpoint,
+    name: &'a str,
+) -> Option<(&'static str, &'a str)> {
+    endpoint.config.metrics.then_some((ENDPOINT, name))
 }

@@ -55,6 +55,7 @@ use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::{Clock, SystemClock};
 use hookrelay_shared::env::StartError;
 use hookrelay_shared::health::{EndpointHealth, LogNotifier, NoHealthTracking, Notifier};
+use hookrelay_shared::metrics::Metrics;
 use hookrelay_shared::outbound::{ReqwestTransport, Transport};
 use hookrelay_shared::queue::{MessageControl, Queue};
 use hookrelay_shared::secrets::{ConfigCache, SecretSource};
@@ -93,6 +94,7 @@ impl Sender {
                 clock: ports.clock,
                 attempts: Arc::new(ReceiveCountOnly),
                 jitter: Box::new(|| fastrand::f64() * 2.0 - 1.0),
+                metrics: Metrics::stdout(settings.metrics_namespace.clone()),
                 settings,
             },
         }
@@ -108,6 +110,12 @@ impl Sender {
     /// Fixes the jitter draw (in [-1, 1]); tests use it for exact schedules.
     pub fn with_jitter(mut self, jitter: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
         self.ctx.jitter = Box::new(jitter);
+        self
+    }
+
+    /// Writes the metrics there instead of standard output (tests).
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.ctx.metrics = metrics;
         self
     }
 
@@ -159,7 +167,9 @@ impl Sender {
 
     /// Handles one batch. Never fails as a whole: every record gets its own verdict.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        batch::handle(&self.ctx, event, None).await
+        let response = batch::handle(&self.ctx, event, None).await;
+        self.ctx.metrics.flush();
+        response
     }
 
     /// Handles one batch that must be done by `deadline` (the invocation's):
@@ -170,6 +180,9 @@ impl Sender {
         event: SqsEvent,
         deadline: OffsetDateTime,
     ) -> SqsBatchResponse {
-        batch::handle(&self.ctx, event, Some(deadline)).await
+        let response = batch::handle(&self.ctx, event, Some(deadline)).await;
+        // Lambda may freeze the instance once the batch is answered.
+        self.ctx.metrics.flush();
+        response
     }
 }

@@ -6,13 +6,20 @@
 //! can never succeed). Nothing is deleted before it is delivered, parked,
 //! or safely in the dead-letter queue.
 
-use crate::context::Context;
+use crate::context::{Context, endpoint_dimension};
 use crate::deliver::AttemptResult;
 use crate::prepare::Ready;
 use crate::record::{Record, Verdict};
 use hookrelay_shared::dead_letter::{DeadLetter, DeadReason};
 use hookrelay_shared::health::{Disabled, Outcome, ParkError, ParkRequest};
 use hookrelay_shared::job::DeliveryJob;
+use hookrelay_shared::metrics::names::{
+    CLASS, DEAD_LETTERED, DELIVERED, DELIVERY_FAILED, ENDPOINTS_DISABLED, JOB_AGE, PARKED, REASON,
+    RETRIED, failure_class,
+};
+use hookrelay_shared::ops_event::{
+    AttemptFailed, DeadLetterQueue, Detail, MessageDeadLettered, OpsEvent, bounded,
+};
 use hookrelay_shared::retry::{bounded_retry_after, infra_retry_delay, visibility_cap};
 use std::time::Duration;
 
@@ -36,8 +43,14 @@ pub(crate) async fn after_attempt(
         .map(|h| h.over(&ctx.settings.rules))
         .unwrap_or(ctx.settings.rules);
     let endpoint = r.job.endpoint.as_str();
+    let own = endpoint_dimension(&r.endpoint, endpoint);
+    let dims: Vec<_> = own.into_iter().collect();
     match result {
         AttemptResult::Delivered { status } => {
+            ctx.metrics.count(&DELIVERED, &dims, 1);
+            let age = ctx.clock.now() - r.job.created_at;
+            ctx.metrics
+                .observe(&JOB_AGE, &dims, age.whole_milliseconds() as f64);
             if let Err(e) = ctx
                 .health
                 .record(endpoint, Outcome::Success, &status.to_string(), &rules)
@@ -53,6 +66,9 @@ pub(crate) async fn after_attempt(
             gone,
             error,
         } => {
+            let class = [(CLASS, failure_class(&status))];
+            ctx.metrics
+                .count(&DELIVERY_FAILED, &[&class[..], &dims].concat(), 1);
             count_first_failure(ctx, &r.rec).await;
             let outcome = if gone {
                 Outcome::Gone
@@ -98,6 +114,7 @@ pub(crate) async fn after_attempt(
                         delay_secs = delay.as_secs(),
                         "retry scheduled"
                     );
+                    ctx.metrics.count(&RETRIED, &dims, 1);
                     retry(ctx, &r.rec, Some(delay)).await
                 }
                 None => {
@@ -119,8 +136,89 @@ pub(crate) async fn after_attempt(
 
 async fn announce(ctx: &Context, endpoint: &str, d: &Disabled) {
     tracing::warn!(endpoint, trigger = ?d.trigger, reason = d.reason, "endpoint disabled");
+    ctx.metrics.count(&ENDPOINTS_DISABLED, &[], 1);
     if let Err(e) = ctx.notifier.endpoint_disabled(endpoint, d).await {
         tracing::error!(endpoint, error = e, "could not send the disable notice");
+    }
+}
+
+/// `message.dead_lettered` on the notice topic. A failure to publish is
+/// logged: the job is safely in the dead-letter queue either way.
+async fn announce_dead_letter(
+    ctx: &Context,
+    rec: &Record<'_>,
+    attempts: u32,
+    endpoint: &str,
+    reason: DeadReason,
+    status: &str,
+    error: &str,
+) {
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        id: Option<String>,
+        event_id: Option<String>,
+    }
+    let ids = serde_json::from_str::<Ids>(rec.body).ok();
+    let detail = Detail::MessageDeadLettered(MessageDeadLettered {
+        queue: DeadLetterQueue::Outbound,
+        message_id: rec.id.to_string(),
+        job_id: ids.as_ref().and_then(|i| i.id.clone()),
+        event_id: ids.and_then(|i| i.event_id),
+        endpoint: (!endpoint.is_empty()).then(|| endpoint.to_string()),
+        reason: reason.as_str().to_string(),
+        attempts: Some(attempts),
+        last_status: Some(status.to_string()),
+        error: bounded(error, 256),
+    });
+    if let Err(e) = ctx
+        .notifier
+        .publish(&OpsEvent::new(detail, ctx.clock.now()))
+        .await
+    {
+        tracing::warn!(
+            message_id = rec.id,
+            error = e,
+            "could not publish message.dead_lettered"
+        );
+    }
+}
+
+/// `attempt.failed`, when the deployment asks for it
+/// (`HOOKRELAY_ATTEMPT_FAILED_EVENTS`), after the failed attempt number
+/// `attempt` was settled with `verdict`.
+pub(crate) async fn attempt_failed(
+    ctx: &Context,
+    r: &Ready<'_>,
+    attempt: u32,
+    status: &str,
+    verdict: Verdict,
+) {
+    if !ctx.settings.attempt_failed_events {
+        return;
+    }
+    let detail = Detail::AttemptFailed(AttemptFailed {
+        job_id: r.job.id.clone(),
+        endpoint: r.job.endpoint.clone(),
+        event_type: r.job.event_type.clone(),
+        attempt,
+        max_attempts: r.endpoint.schedule.max_attempts(),
+        status: status.to_string(),
+        class: failure_class(status).to_string(),
+        next_attempt_in_secs: match verdict {
+            Verdict::Retry(after) => Some(after.map(|d| d.as_secs()).unwrap_or(0)),
+            Verdict::Delete => None,
+        },
+    });
+    if let Err(e) = ctx
+        .notifier
+        .publish(&OpsEvent::new(detail, ctx.clock.now()))
+        .await
+    {
+        tracing::warn!(
+            job_id = r.job.id,
+            error = e,
+            "could not publish attempt.failed"
+        );
     }
 }
 
@@ -283,6 +381,7 @@ pub(crate) async fn park(
                 reason = why,
                 "job parked: endpoint disabled"
             );
+            ctx.metrics.count(&PARKED, &[], 1);
             Some(Verdict::Delete)
         }
         Ok(false) => None,
@@ -383,6 +482,9 @@ pub(crate) async fn dead_letter_after(
                 error,
                 "job moved to the dead-letter queue"
             );
+            ctx.metrics
+                .count(&DEAD_LETTERED, &[(REASON, reason.as_str())], 1);
+            announce_dead_letter(ctx, rec, attempts, endpoint, reason, status, error).await;
             Verdict::Delete
         }
         Err(e) => {

@@ -41,6 +41,12 @@ pub struct Settings {
     /// template passes it). An endpoint whose `timeout_secs` it cannot hold
     /// with [`SETTLE_MARGIN`] to spare is refused as misconfigured.
     pub function_timeout: Option<Duration>,
+    /// `HOOKRELAY_METRICS_NAMESPACE`: where the EMF metrics go.
+    pub metrics_namespace: String,
+    /// `HOOKRELAY_ATTEMPT_FAILED_EVENTS`: publish an `attempt.failed`
+    /// operational event for every failed attempt (opt-in: one SNS publish
+    /// per failure).
+    pub attempt_failed_events: bool,
 }
 
 impl Settings {
@@ -57,6 +63,8 @@ impl Settings {
             notify_topic_arn: None,
             batching_window: Duration::ZERO,
             function_timeout: None,
+            metrics_namespace: hookrelay_shared::metrics::DEFAULT_NAMESPACE.into(),
+            attempt_failed_events: false,
         }
     }
 
@@ -93,6 +101,14 @@ impl Settings {
             |n: &u64| (least..=900).contains(n),
         )? {
             s.function_timeout = Some(Duration::from_secs(secs));
+        }
+        s.metrics_namespace = hookrelay_shared::metrics::namespace_from_env(env)?;
+        if let Some(on) = env.parse(
+            "HOOKRELAY_ATTEMPT_FAILED_EVENTS",
+            "true or false",
+            |_: &bool| true,
+        )? {
+            s.attempt_failed_events = on;
         }
         Ok(s)
     }

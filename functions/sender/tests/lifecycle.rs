@@ -272,11 +272,29 @@ async fn gone_disables_the_endpoint_and_publishes_a_notice() {
 
     let (state, _) = t.load("leaving").await.unwrap();
     assert_eq!(state.disabled.as_ref().unwrap().trigger, Trigger::Gone);
-    let notice = moto::drain(&sqs, &notices).await;
-    assert_eq!(notice.len(), 1, "one notice");
-    let body: serde_json::Value = serde_json::from_str(notice[0].body().unwrap()).unwrap();
+    // On the stream: the typed events, endpoint.disabled once, and the
+    // job's message.dead_lettered.
+    let events: Vec<serde_json::Value> = moto::drain(&sqs, &notices)
+        .await
+        .iter()
+        .map(|m| serde_json::from_str(m.body().unwrap()).unwrap())
+        .collect();
+    let of =
+        |t: &str| -> Vec<&serde_json::Value> { events.iter().filter(|e| e["type"] == t).collect() };
+    assert_eq!(events.len(), 2, "{events:?}");
+    let disabled = of("endpoint.disabled");
+    assert_eq!(disabled.len(), 1, "one endpoint.disabled");
+    let body = disabled[0];
+    assert_eq!(body["version"], 1);
+    assert!(body["id"].as_str().unwrap().starts_with("opev_"));
     assert_eq!(body["endpoint"], "leaving");
     assert_eq!(body["trigger"], "gone");
+    let dead = of("message.dead_lettered");
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["queue"], "outbound");
+    assert_eq!(dead[0]["reason"], "gone");
+    assert_eq!(dead[0]["endpoint"], "leaving");
+    assert_eq!(dead[0]["last_status"], "410");
     assert!(
         body["to_enable"]
             .as_str()
@@ -620,6 +638,12 @@ async fn a_manual_disable_sends_the_notice_once() {
     let notice = moto::drain(&sqs, &notices).await;
     assert_eq!(notice.len(), 1, "one notice");
     let body: serde_json::Value = serde_json::from_str(notice[0].body().unwrap()).unwrap();
+    assert_eq!(body["type"], "endpoint.disabled");
+    // Raw delivery carries the SNS message attributes subscription filter
+    // policies match on.
+    let attrs = notice[0].message_attributes().expect("attributes");
+    assert_eq!(attrs["type"].string_value(), Some("endpoint.disabled"));
+    assert_eq!(attrs["endpoint"].string_value(), Some("crm"));
     assert_eq!(body["endpoint"], "crm");
     assert_eq!(body["trigger"], "manual");
     assert_eq!(body["reason"], "maintenance");

@@ -1,11 +1,12 @@
-//! The SNS adapter of the [`Notifier`] port: disable notices on the notice
-//! topic.
+//! The SNS adapter of the [`Notifier`] port: operational events on the
+//! notice topic.
 
-use crate::health::{Disabled, Notifier, disable_notice};
+use crate::health::Notifier;
+use crate::ops_event::OpsEvent;
 use async_trait::async_trait;
 
-/// Publishes disable notices to an SNS topic (subscribe an e-mail address,
-/// a chat webhook or a queue to it).
+/// Publishes operational events to an SNS topic (subscribe an e-mail
+/// address, a chat webhook or a queue to it).
 pub struct SnsNotifier {
     client: aws_sdk_sns::Client,
     topic_arn: String,
@@ -20,23 +21,31 @@ impl SnsNotifier {
     }
 }
 
+/// Publishes operational events ([`crate::ops_event`]) on the notice
+/// topic: the JSON event as the message, a subject for e-mail subscribers,
+/// and message attributes subscription filter policies can match: `type`,
+/// and `endpoint` or `source`.
 #[async_trait]
 impl Notifier for SnsNotifier {
-    async fn endpoint_disabled(&self, endpoint: &str, d: &Disabled) -> Result<(), String> {
-        let (subject, message) = disable_notice(endpoint, d);
-        self.client
+    async fn publish(&self, event: &OpsEvent) -> Result<(), String> {
+        let attribute = |value: &str| {
+            aws_sdk_sns::types::MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        let mut publish = self
+            .client
             .publish()
             .topic_arn(&self.topic_arn)
-            .subject(subject)
-            .message(message)
-            .message_attributes(
-                "endpoint",
-                aws_sdk_sns::types::MessageAttributeValue::builder()
-                    .data_type("String")
-                    .string_value(endpoint)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            )
+            .subject(event.subject())
+            .message(event.to_json())
+            .message_attributes("type", attribute(event.event_type())?);
+        if let Some((name, value)) = event.subject_name() {
+            publish = publish.message_attributes(name, attribute(value)?);
+        }
+        publish
             .send()
             .await
             .map_err(|e| aws_sdk_sns::error::DisplayErrorContext(&e).to_string())?;

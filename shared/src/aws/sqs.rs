@@ -7,7 +7,10 @@
 use crate::queue::{MAX_BATCH, MessageControl, OutgoingMessage, Queue, QueueError};
 use async_trait::async_trait;
 use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+    SendMessageBatchRequestEntry,
+};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone)]
@@ -46,6 +49,29 @@ impl SqsQueue {
             msg.dedup_id.as_deref().map(sanitize_fifo_id),
         )
     }
+}
+
+/// The `AWSTraceHeader` system attribute of a message that carries a trace.
+fn system_attributes(
+    msg: &OutgoingMessage,
+) -> Result<
+    Option<
+        std::collections::HashMap<MessageSystemAttributeNameForSends, MessageSystemAttributeValue>,
+    >,
+    QueueError,
+> {
+    let Some(header) = &msg.trace_header else {
+        return Ok(None);
+    };
+    let value = MessageSystemAttributeValue::builder()
+        .data_type("String")
+        .string_value(header)
+        .build()
+        .map_err(|e| QueueError::Rejected(e.to_string()))?;
+    Ok(Some(std::collections::HashMap::from([(
+        MessageSystemAttributeNameForSends::AwsTraceHeader,
+        value,
+    )])))
 }
 
 fn attributes(
@@ -112,6 +138,7 @@ impl Queue for SqsQueue {
             .queue_url(&self.url)
             .message_body(&msg.body)
             .set_message_attributes(Some(attributes(&msg)?).filter(|a| !a.is_empty()))
+            .set_message_system_attributes(system_attributes(&msg)?)
             .set_message_group_id(group)
             .set_message_deduplication_id(dedup)
             .set_delay_seconds(msg.delay_secs.filter(|_| !self.fifo))
@@ -140,6 +167,7 @@ impl Queue for SqsQueue {
                     .id(i.to_string())
                     .message_body(&msg.body)
                     .set_message_attributes(Some(attributes(msg)?).filter(|a| !a.is_empty()))
+                    .set_message_system_attributes(system_attributes(msg)?)
                     .set_message_group_id(group)
                     .set_message_deduplication_id(dedup)
                     .set_delay_seconds(msg.delay_secs.filter(|_| !self.fifo))

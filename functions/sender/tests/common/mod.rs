@@ -11,6 +11,7 @@ use hookrelay_shared::aws::secrets_manager::SecretsManager;
 use hookrelay_shared::aws::sqs::SqsQueue;
 use hookrelay_shared::clock::SystemClock;
 use hookrelay_shared::health::{EndpointHealth, LogNotifier, NoHealthTracking, Notifier};
+use hookrelay_shared::metrics::{Lines, Metrics};
 use hookrelay_shared::outbound::{NetworkPolicy, ReqwestTransport};
 use hookrelay_shared::queue::{MessageControl, QueueError};
 use hookrelay_test_support::{moto, unique};
@@ -53,6 +54,8 @@ pub struct World {
     pub control: Arc<RecordingControl>,
     pub sender: Arc<Sender>,
     pub poller: Poller,
+    /// The EMF lines the sender wrote.
+    pub metrics: Lines,
 }
 
 pub struct Options {
@@ -61,6 +64,8 @@ pub struct Options {
     pub notifier: Arc<dyn Notifier>,
     pub concurrency: usize,
     pub prefix: Option<String>,
+    /// Changes to the settings.
+    pub settings: Option<fn(&mut Settings)>,
 }
 
 impl Default for Options {
@@ -71,6 +76,7 @@ impl Default for Options {
             notifier: Arc::new(LogNotifier),
             concurrency: 10,
             prefix: None,
+            settings: None,
         }
     }
 }
@@ -94,6 +100,9 @@ impl World {
         let mut settings = Settings::new(prefix.clone(), outbound.clone());
         settings.concurrency = o.concurrency;
         settings.network = o.network.clone();
+        if let Some(change) = o.settings {
+            change(&mut settings);
+        }
         let ports = Ports {
             secrets: Arc::new(SecretsManager::new(sm.clone())),
             transport: Arc::new(ReqwestTransport::new(o.network).unwrap()),
@@ -103,7 +112,12 @@ impl World {
             notifier: o.notifier,
             clock: Arc::new(SystemClock),
         };
-        let sender = Arc::new(Sender::new(ports, settings).with_jitter(|| 0.0));
+        let (metrics, lines) = Metrics::in_memory("hookrelay-test");
+        let sender = Arc::new(
+            Sender::new(ports, settings)
+                .with_jitter(|| 0.0)
+                .with_metrics(metrics),
+        );
         let mut poller = Poller::new(sqs.clone(), outbound.clone()).await.unwrap();
         poller.wait_secs = 0;
         Self {
@@ -115,6 +129,7 @@ impl World {
             control,
             sender,
             poller,
+            metrics: lines,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The state table (DynamoDB, on-demand): endpoint health, parked jobs of
-//! disabled endpoints, and fan-out markers. One table, four item kinds
-//! (the last is written by [`crate::attempts`]):
+//! disabled endpoints, fan-out markers, attempt counts and alert claims.
+//! One table, five item kinds (attempt counts are written by
+//! [`crate::attempts`]):
 //!
 //! | pk                 | sk                                  | what                                  |
 //! |--------------------|-------------------------------------|---------------------------------------|
@@ -8,6 +9,7 @@
 //! | `endpoint#<name>`  | `parked#<job created_at ns, 20 digits>#<job id>` | a parked job body, `expires_at`  |
 //! | `event#<id>`       | `fanout`                            | endpoints already given a job, `expires_at` |
 //! | `message#<id>`     | `attempts`                          | delivery attempts and the last receive counted ([`crate::attempts`]), `expires_at` |
+//! | `source#<name>`    | `alert#<kind>`                      | an operational alert announced for a source until `expires_at` ([`StateTable::claim_alert`]) |
 //!
 //! Health items are read-modify-written with a condition on `rev`, so
 //! concurrent sender instances can never lose a transition: the loser
@@ -662,5 +664,36 @@ impl StateTable {
             .await
             .map_err(err)?;
         Ok(())
+    }
+
+    /// Claims the announcement of an alert about a source (`kind`, e.g.
+    /// `refusals-high`) until `until`: a conditional put that succeeds for
+    /// exactly one of the receiver instances that see the same thing, so
+    /// the alert is published once. `false`: another instance claimed it
+    /// and the claim has not expired.
+    pub async fn claim_alert(
+        &self,
+        source: &str,
+        kind: &str,
+        until: OffsetDateTime,
+    ) -> Result<bool, String> {
+        let now = self.now().unix_timestamp();
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("source#{source}")))
+            .item("sk", s(format!("alert#{kind}")))
+            .item(TTL_ATTRIBUTE, n(until.unix_timestamp()))
+            // TTL deletes expired items late: an expired claim is free too.
+            .condition_expression("attribute_not_exists(pk) OR expires_at <= :now")
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(err(e)),
+        }
     }
 }
