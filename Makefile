@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help venv interpreters lint fmt test test-rust dev build-lambda bench clean
+.PHONY: help venv interpreters lint fmt test test-rust dev build-lambda bench fuzz clean
 
 # Options for `hookrelay dev up`, e.g. make dev ARGS="--moto-port 0 --lambda-port 0".
 ARGS ?=
@@ -22,6 +22,7 @@ help:
 	@echo "            options for hookrelay dev up: make dev ARGS=\"--moto-port 0 --lambda-port 0\" (ARGS=--help lists them)"
 	@echo "make test   lint the template, fmt, clippy and every test (moto-backed and end-to-end)"
 	@echo "make bench  run the benchmarks and rewrite BENCHMARKS.md"
+	@echo "make fuzz   run every fuzz target for FUZZ_SECONDS (default 600) each; see FUZZING.md"
 
 venv: $(VENV)/.installed
 
@@ -41,6 +42,7 @@ lint: venv
 	cfn-lint template.yaml
 	sam validate --lint --template template.yaml
 	cargo fmt --all --check
+	cargo fmt --manifest-path fuzz/Cargo.toml --check
 	cargo clippy --workspace --exclude hookrelay-bench --all-targets -- -D warnings
 	# The benchmarks are linted on their own: their comparison crates (svix
 	# and others) must not change the features the functions are tested with.
@@ -59,6 +61,12 @@ dev: venv
 
 bench: venv
 	bench/run
+
+# libFuzzer targets (fuzz/), one after the other; `make test` only replays
+# their committed corpora. FUZZ_TARGETS="json_pointer envelope" runs some.
+FUZZ_SECONDS ?= 600
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run $(FUZZ_TARGETS)
 
 clean:
 	cargo clean

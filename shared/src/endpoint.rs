@@ -482,10 +482,9 @@ mod tests {
                 r#"{{"url":"https://x.io","signature":{signature}}}"#
             ))
             .unwrap_err();
-            assert!(
-                e.contains("not be a valid header value"),
-                "{signature}: {e}"
-            );
+            // Refused by the scheme's own checks (printable ASCII) or, for
+            // what they let through, by the signed probe.
+            assert!(e.contains("header value"), "{signature}: {e}");
             assert!(!e.contains("shop"), "never the value: {e}");
         }
         assert!(ep(r#"{"url":"https://x.io","signature":{"scheme":"hmac","keys":["k"],"prefix":"sha256="}}"#).is_ok());

@@ -106,8 +106,18 @@ pub(crate) mod rfc3339_millis {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
         let text = std::borrow::Cow::<str>::deserialize(d)?;
-        OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
-            .map_err(serde::de::Error::custom)
+        let t = OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+            .map_err(serde::de::Error::custom)?;
+        // Written back in UTC: an instant whose UTC year is outside RFC
+        // 3339's 0000-9999 (year 0000 with a positive offset, 9999 with a
+        // negative one) could not be written back, or would panic the
+        // conversion past 9999.
+        match t.checked_to_offset(time::UtcOffset::UTC) {
+            Some(utc) if (0..=9999).contains(&utc.year()) => Ok(t),
+            _ => Err(serde::de::Error::custom(
+                "a time outside the years 0000-9999 in UTC",
+            )),
+        }
     }
 }
 
@@ -167,6 +177,39 @@ mod tests {
             BodyEncoding::Utf8,
             "JSON escapes control characters"
         );
+    }
+
+    /// `received_at` and a job's `created_at` are written in UTC: an
+    /// instant whose UTC year is outside 0000-9999 used to parse, then
+    /// serialize as `-001-...` (which RFC 3339 and this parser refuse) or,
+    /// past 9999, panic in the UTC conversion. Found while writing the
+    /// round-trip checks of the job and envelope fuzz targets
+    /// (fuzz/regressions/job/, fuzz/regressions/envelope/).
+    #[test]
+    fn times_that_cannot_be_written_back_are_refused() {
+        for t in ["0000-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"] {
+            let text =
+                format!(r#"{{"version":1,"id":"x","source":"s","received_at":"{t}","body":""}}"#);
+            if let Ok(env) = serde_json::from_str::<OwnedEnvelope>(&text) {
+                let written = serde_json::to_string(&env).unwrap();
+                serde_json::from_str::<OwnedEnvelope>(&written)
+                    .unwrap_or_else(|e| panic!("{t} parsed but its text does not: {e}"));
+            }
+        }
+        for t in [
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999Z",
+            "0000-01-01T00:00:00-01:00",
+        ] {
+            let text =
+                format!(r#"{{"version":1,"id":"x","source":"s","received_at":"{t}","body":""}}"#);
+            let env: OwnedEnvelope = serde_json::from_str(&text).unwrap();
+            let written = serde_json::to_string(&env).unwrap();
+            assert_eq!(
+                serde_json::from_str::<OwnedEnvelope>(&written).unwrap(),
+                env
+            );
+        }
     }
 
     #[test]

@@ -78,11 +78,14 @@ impl<'de> Visitor<'de> for Step<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let wanted: Option<usize> = self
-            .token
-            .parse()
-            .ok()
-            .filter(|_| self.token == "0" || !self.token.starts_with('0'));
+        // RFC 6901 array-index: "0" or digits without a leading zero (a
+        // bare `parse` would also take "+1").
+        let canonical = match self.token.as_bytes() {
+            [b'0'] => true,
+            [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+            _ => false,
+        };
+        let wanted: Option<usize> = self.token.parse().ok().filter(|_| canonical);
         let mut found = None;
         let mut i = 0usize;
         loop {
@@ -173,6 +176,22 @@ mod tests {
         assert_eq!(lookup_scalar(DOC, "/data/tags/5").unwrap(), None);
         assert_eq!(lookup_scalar(DOC, "/data/tags/01").unwrap(), None);
         assert_eq!(lookup_scalar(DOC, "/type/x").unwrap(), None);
+    }
+
+    /// RFC 6901's array-index is `0` or digits without a leading zero;
+    /// Rust's `usize::from_str` also takes a leading `+`. Found by reading
+    /// while writing the fuzz target that compares `lookup` with
+    /// `serde_json::Value::pointer` (fuzz/regressions/json_pointer/).
+    #[test]
+    fn array_indices_are_rfc_6901_ones() {
+        assert_eq!(lookup_scalar(DOC, "/data/tags/+1").unwrap(), None);
+        assert_eq!(lookup_scalar(DOC, "/data/tags/-1").unwrap(), None);
+        assert_eq!(lookup_scalar(DOC, "/data/tags/ 1").unwrap(), None);
+        assert_eq!(lookup_scalar(DOC, "/data/tags/1 ").unwrap(), None);
+        assert_eq!(
+            lookup_scalar(DOC, "/data/tags/0").unwrap().as_deref(),
+            Some("a")
+        );
     }
 
     #[test]

@@ -49,6 +49,11 @@ pub mod endpoint;
 pub mod env;
 pub mod envelope;
 pub mod event;
+// The bodies of the `cargo fuzz` targets (fuzz/): `cargo test` replays the
+// committed corpora through them; `cargo fuzz` builds with `--cfg fuzzing`.
+#[cfg(any(test, fuzzing))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod job;
 pub mod js_stringify;

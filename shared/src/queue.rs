@@ -65,6 +65,11 @@ pub async fn send_all(
         .await
 }
 
+/// The characters SQS refuses (see [`crate::dead_letter::sqs_allows`])
+/// that can occur in JSON text: JSON writers escape control characters,
+/// and a `String` cannot hold surrogates.
+const SQS_REFUSES: [char; 2] = ['\u{fffe}', '\u{ffff}'];
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutgoingMessage {
     pub body: String,
@@ -82,7 +87,18 @@ pub struct OutgoingMessage {
 }
 
 impl OutgoingMessage {
+    /// `body` is JSON text, as every hookrelay message is. U+FFFE and U+FFFF,
+    /// which JSON writers leave unescaped and SQS refuses, are written as
+    /// `\ufffe` and `\uffff` escapes: the same JSON document, in text SQS
+    /// accepts. (In JSON text they can only occur inside strings, where the
+    /// escape means the same character.)
     pub fn new(body: String) -> Self {
+        let body = if body.contains(SQS_REFUSES) {
+            body.replace('\u{fffe}', "\\ufffe")
+                .replace('\u{ffff}', "\\uffff")
+        } else {
+            body
+        };
         Self {
             body,
             ..Self::default()
@@ -99,8 +115,17 @@ impl OutgoingMessage {
         self
     }
 
+    /// A string attribute. Characters SQS refuses (control characters, and
+    /// U+FFFE and U+FFFF: an event type read from a body may hold any) become
+    /// U+FFFD: attributes label messages for people and filters, the data
+    /// is in the body.
     pub fn attribute(mut self, name: &str, value: impl Into<String>) -> Self {
-        let value = value.into();
+        use crate::dead_letter::{clean, sqs_allows};
+        let value: String = value.into();
+        let value = match value.chars().all(sqs_allows) {
+            true => value,
+            false => clean(&value),
+        };
         // SQS refuses empty attribute values.
         if !value.is_empty() {
             self.attributes.push((name.to_string(), value));
@@ -188,6 +213,43 @@ mod tests {
         assert_eq!(
             sizes(&[10, MAX_BATCH_BYTES + 1, 10]),
             vec![vec![10], vec![MAX_BATCH_BYTES + 1], vec![10]]
+        );
+    }
+
+    /// Found by `cargo fuzz` (fuzz/regressions/envelope/): a delivery id or
+    /// event type read from a verified body with `json_pointer` may hold
+    /// U+FFFE or U+FFFF (`"\\uffff"` in the JSON), which serde_json writes
+    /// unescaped, and control characters, which go into the event-type
+    /// attribute as they are; SQS refuses both in a message body and in
+    /// attribute values (its allowed characters are #x9, #xA, #xD,
+    /// #x20-#xD7FF, #xE000-#xFFFD, #x10000-#x10FFFF), so the receiver
+    /// answered such a verified webhook 500 on every retry. (moto does not
+    /// check SQS's character set: this is shown here, not against moto.)
+    #[test]
+    fn messages_hold_only_text_sqs_accepts() {
+        let json = serde_json::to_string(&serde_json::json!({
+            "id": "a\u{ffff}b\u{fffe}",
+            "n": ["\u{fffd}\u{10000}"],
+        }))
+        .unwrap();
+        assert!(json.contains('\u{ffff}'), "serde_json leaves it raw");
+        let m = OutgoingMessage::new(json.clone()).attribute("event-type", "x\u{ffff}\0\u{1b}y");
+        assert!(!m.body.contains(['\u{fffe}', '\u{ffff}']), "{}", m.body);
+        assert!(
+            m.body.chars().all(crate::dead_letter::sqs_allows),
+            "{}",
+            m.body
+        );
+        assert_eq!(m.attributes[0].1, "x\u{fffd}\u{fffd}\u{fffd}y");
+        // The same JSON document: escaped, not replaced.
+        let back: serde_json::Value = serde_json::from_str(&m.body).unwrap();
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(&json).unwrap()
+        );
+        assert_eq!(
+            m.sqs_size(),
+            m.body.len() + "event-type".len() + 6 + m.attributes[0].1.len()
         );
     }
 

@@ -866,6 +866,69 @@ async fn relay_refuses_an_uncovered_event_type_unless_the_source_says_so() {
     assert_eq!(event["type"], "invoice.paid");
 }
 
+/// Found by `cargo fuzz` (fuzz/regressions/envelope/): a delivery id and an
+/// event type read from a verified body may hold characters SQS refuses
+/// (`\uffff` and `\u0000` escapes in the JSON; a raw U+FFFF in a relayed
+/// payload). They are escaped in the messages' JSON and replaced in
+/// attributes, so the webhook is queued, not answered 500 on every retry.
+/// Both queues refuse what real SQS refuses (moto takes any character).
+#[tokio::test]
+async fn ids_and_event_types_with_characters_sqs_refuses_are_queued() {
+    use hookrelay_test_support::sqs_rules::StrictQueue;
+    let f = fixture().await;
+    let events = moto::create_queue(&f.sqs, "events", false, &[]).await;
+    let inbound = Arc::new(StrictQueue::new(SqsQueue::new(
+        f.sqs.clone(),
+        f.queue_url.clone(),
+    )));
+    let relayed_to = Arc::new(StrictQueue::new(SqsQueue::new(
+        f.sqs.clone(),
+        events.clone(),
+    )));
+    let receiver = Receiver::new(
+        Ports {
+            secrets: Arc::new(SecretsManager::new(f.sm.clone())),
+            inbound: inbound.clone(),
+            events: Some(relayed_to.clone()),
+            clock: f.clock.clone(),
+        },
+        Settings::new(f.prefix.clone()),
+    );
+    let cfg = r#"{"scheme":"stripe","keys":["whsec_stripe"]}"#;
+    f.add_source("stripe", &format!(r#"{{"signature":{cfg},"relay":true}}"#))
+        .await;
+    let body =
+        "{\"id\":\"evt_\\uffff1\",\"type\":\"order.\\u0000created\",\"note\":\"a\u{ffff}b\"}";
+    let headers = f.sign(cfg, "x", body.as_bytes());
+    let req = apigw::request("/webhooks/stripe", &headers, body.as_bytes(), false);
+    let (status, answer) = response(receiver.handle(req).await);
+    assert_eq!(status, 202, "{answer}");
+    assert!(inbound.refusals().is_empty(), "{:?}", inbound.refusals());
+    assert!(
+        relayed_to.refusals().is_empty(),
+        "{:?}",
+        relayed_to.refusals()
+    );
+
+    let queued = f.queued().await;
+    assert_eq!(queued.len(), 1);
+    let (env, msg) = &queued[0];
+    assert_eq!(env.id, "evt_\u{ffff}1");
+    assert_eq!(env.event_type.as_deref(), Some("order.\u{0}created"));
+    assert_eq!(&*env.body_bytes().unwrap(), body.as_bytes());
+    let attrs = msg.message_attributes().unwrap();
+    assert_eq!(
+        attrs["event-type"].string_value(),
+        Some("order.\u{fffd}created")
+    );
+    let relayed = moto::drain(&f.sqs, &events).await;
+    assert_eq!(relayed.len(), 1);
+    let event: serde_json::Value = serde_json::from_str(relayed[0].body().unwrap()).unwrap();
+    assert_eq!(event["id"], "stripe:evt_\u{ffff}1");
+    assert_eq!(event["type"], "order.\u{0}created");
+    assert_eq!(event["payload"]["note"], "a\u{ffff}b");
+}
+
 // ---------------------------------------------------------------------------
 // Issue 18: bulk ids and 503s.
 // ---------------------------------------------------------------------------

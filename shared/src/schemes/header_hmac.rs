@@ -6,7 +6,7 @@ use super::keys::{KeyEncoding, KeyRing};
 use super::mac::{Encoding, tags_match, trim_ascii};
 use super::{
     ConfigError, HeaderLookup, SchemeName, SignError, SignInput, SignatureConfig, Signed, Verified,
-    VerifyError, within_tolerance,
+    VerifyError, is_header_text, within_tolerance,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -111,6 +111,15 @@ impl HeaderHmac {
             SchemeName::Github => "sha256=".to_string(),
             _ => cfg.prefix.clone().unwrap_or_default(),
         };
+        // The prefix starts a header value: HTTP trims it, receivers read it
+        // as text only when it is printable ASCII.
+        if !prefix.is_empty() && !is_header_text(prefix.trim_end_matches([' ', '\t'])) {
+            return Err(ConfigError::Invalid {
+                param: "prefix",
+                reason: "it starts a header value: printable ASCII, not beginning with a space"
+                    .into(),
+            });
+        }
         let timestamp_header = cfg
             .timestamp_header
             .as_deref()
@@ -321,6 +330,16 @@ pub struct LeadDone {
 impl LeadDone {
     pub fn compile(cfg: &SignatureConfig) -> Result<Self, ConfigError> {
         let format = HeaderHmac::compile(cfg, super::DEFAULT_TOLERANCE)?;
+        // Client ids travel in X-Webhook-ClientId.
+        let ids = cfg.client_id.iter().chain(cfg.clients.keys());
+        if ids.into_iter().any(|id| !is_header_text(id)) {
+            return Err(ConfigError::Invalid {
+                param: "client_id",
+                reason: "a client id is sent as a header value: printable ASCII without \
+                         surrounding spaces"
+                    .into(),
+            });
+        }
         let mut clients = HashMap::new();
         for (id, keys) in &cfg.clients {
             if keys.is_empty() {

@@ -37,7 +37,10 @@ use time::OffsetDateTime;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Body<'a> {
-    #[serde(borrow)]
+    /// `Some` whenever the member is present, `null` included (a plain
+    /// `Option` would read `"payload": null` as absent, and `null` is a
+    /// payload like any other: `JSON.stringify(null)` is signed).
+    #[serde(borrow, default, deserialize_with = "present")]
     payload: Option<&'a RawValue>,
     #[serde(borrow)]
     signature: Option<Cow<'a, str>>,
@@ -46,6 +49,10 @@ struct Body<'a> {
     _event: Option<Cow<'a, str>>,
     #[serde(borrow, default, rename = "triggeredAt")]
     _triggered_at: Option<Cow<'a, str>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
 }
 
 pub fn sign(keys: &KeyRing, input: &SignInput<'_>) -> Result<Signed, SignError> {

@@ -440,6 +440,10 @@ pub enum SignError {
     PayloadNotJson(String),
     #[error("this scheme needs a client id")]
     NoClientId,
+    #[error(
+        "the delivery id goes in a header and must be printable ASCII without surrounding spaces"
+    )]
+    InvalidId,
 }
 
 /// Why a request did not verify. Detailed for logs; the receiver answers
@@ -648,6 +652,12 @@ impl Scheme {
 
     /// Signs `input.body` (or, for Leanbe, builds and signs the body).
     pub fn sign(&self, input: &SignInput<'_>) -> Result<Signed, SignError> {
+        // A header value the other side cannot read as text (http's
+        // `to_str`, ours included, refuses anything but printable ASCII)
+        // or that HTTP trims would give a request nobody can verify.
+        if self.id_header().is_some() && !is_header_text(input.id) {
+            return Err(SignError::InvalidId);
+        }
         match &self.kind {
             Kind::Header { format, keys } => format.sign(keys, input),
             Kind::LeadDone(ld) => ld.sign(input),
@@ -779,6 +789,13 @@ fn read_headers(kind: &Kind) -> Vec<String> {
         Kind::Stripe { .. } => vec!["stripe-signature".into()],
         Kind::Static(s) => vec![s.header_lower()],
     }
+}
+
+/// Non-empty printable ASCII (spaces and tabs inside only): what survives
+/// a trip through an HTTP header unchanged and reads back as text.
+fn is_header_text(value: &str) -> bool {
+    let printable = |b: u8| (0x20..0x7f).contains(&b) || b == b'\t';
+    !value.is_empty() && value.trim_matches([' ', '\t']) == value && value.bytes().all(printable)
 }
 
 /// Checks a signed timestamp against `now`, in both directions. `ts` is

@@ -7,7 +7,7 @@ use super::keys::{KeyEncoding, KeyRing};
 use super::mac::{KeyedMac, Tag, base64_encode, decode_base64_lenient, tags_match, trim_ascii};
 use super::{
     ConfigError, HeaderLookup, SchemeName, SignError, SignatureConfig, Signed, Verified,
-    VerifyError,
+    VerifyError, is_header_text,
 };
 use time::OffsetDateTime;
 
@@ -37,9 +37,12 @@ impl StaticHeader {
                     "basic keys are written user:password".into(),
                 ));
             }
-            if !basic && http::HeaderValue::from_bytes(&k.raw).is_err() {
+            // Sent as a header value, which HTTP trims and receivers read as
+            // text only when it is printable ASCII.
+            let readable = std::str::from_utf8(&k.raw).is_ok_and(|t| is_header_text(trim_ascii(t)));
+            if !basic && !readable {
                 return Err(ConfigError::InvalidKey(
-                    "a token must be a valid header value".into(),
+                    "a token is sent as a header value: printable ASCII".into(),
                 ));
             }
         }
@@ -100,10 +103,14 @@ impl StaticHeader {
                 continue;
             }
             any = true;
-            if tags_match(
-                &self.blind(trim_ascii(&String::from_utf8_lossy(&key.raw)).as_bytes()),
-                &provided,
-            ) {
+            // A token arrives as a header value, which HTTP trims; basic
+            // credentials arrive base64-encoded, exactly as configured.
+            let expected = if self.basic {
+                self.blind(&key.raw)
+            } else {
+                self.blind(trim_ascii(&String::from_utf8_lossy(&key.raw)).as_bytes())
+            };
+            if tags_match(&expected, &provided) {
                 return Ok(Verified {
                     key_index,
                     client_id: None,

@@ -25,6 +25,33 @@ fn headers(signed: &Signed) -> Vec<(String, String)> {
     signed.headers.clone()
 }
 
+/// The headers as the receiver gets them: an `http::HeaderMap` (from
+/// lambda_http), whose values read as text only when they are printable
+/// ASCII. `None` when one of them could not be sent at all.
+fn as_received(signed: &Signed) -> Option<http::HeaderMap> {
+    let mut map = http::HeaderMap::new();
+    for (name, value) in &signed.headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).ok()?;
+        let value = http::HeaderValue::from_str(value).ok()?;
+        map.append(name, value);
+    }
+    Some(map)
+}
+
+/// Either `sign` refuses, or its request can be sent and verifies as
+/// received.
+#[track_caller]
+fn signed_request_verifies(scheme: &Scheme, input: &SignInput<'_>) -> Result<(), String> {
+    let Ok(signed) = scheme.sign(input) else {
+        return Ok(());
+    };
+    let received = as_received(&signed).ok_or("a header cannot be sent")?;
+    scheme
+        .verify(&received, signed.body_or(input.body), input.at)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 /// Every scheme: what it signs verifies, and one changed byte does not.
 #[test]
 fn every_scheme_round_trips_and_detects_tampering() {
@@ -523,6 +550,109 @@ fn leanbe_signing_builds_the_documented_body() {
         s.sign(&input(b"nope")),
         Err(SignError::PayloadNotJson(_))
     ));
+}
+
+/// Found by `cargo fuzz` (fuzz/regressions/leanbe_body/null-payload): a
+/// `null` payload, which the sender signs like any other JSON, was read back
+/// as a missing member.
+#[test]
+fn leanbe_null_payload_round_trips() {
+    let s = cfg(r#"{"scheme":"leanbe","keys":["secret"]}"#);
+    let none: Vec<(String, String)> = vec![];
+    let signed = s.sign(&input(b"null")).unwrap();
+    let body = signed.body.unwrap();
+    assert!(body.starts_with(br#"{"payload":null,"#));
+    s.verify(&none, &body, at(T0))
+        .unwrap_or_else(|e| panic!("a null payload must verify: {e}"));
+    // Still required: absent is not null.
+    assert_eq!(
+        s.verify(&none, br#"{"signature":"00"}"#, at(T0)),
+        Err(VerifyError::MissingField("payload"))
+    );
+}
+
+/// Found by `cargo fuzz` (fuzz/regressions/sign_verify/standard-webhooks-
+/// non-ascii-id): a delivery id that is not printable ASCII went into
+/// `webhook-id` (or a configured `id_header`), where receivers, ours
+/// included, cannot read it as text; one with a line break cannot be sent
+/// at all. Signing now refuses such ids instead of producing a request
+/// nobody can verify.
+#[test]
+fn ids_written_to_headers_are_printable_ascii() {
+    let schemes = [
+        cfg(r#"{"scheme":"standard-webhooks","keys":["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]}"#),
+        cfg(r#"{"scheme":"hmac","keys":["k1"],"id_header":"X-Id","template":"{id}.{body}"}"#),
+    ];
+    for scheme in &schemes {
+        for id in ["m\u{feff}2", "caf\u{e9}", "a\nb", "", " padded", "tab\t"] {
+            if let Err(e) = signed_request_verifies(scheme, &SignInput { id, ..input(b"{}") }) {
+                panic!("{}: id {id:?}: {e}", scheme.name());
+            }
+        }
+        // Ids as hookrelay makes them, and printable ASCII in general, still sign.
+        for id in ["job_0123abcd", "msg_2Lp4 x.y", "a:b/c~d"] {
+            let signed = scheme.sign(&SignInput { id, ..input(b"{}") }).unwrap();
+            scheme
+                .verify(&as_received(&signed).unwrap(), b"{}", at(T0))
+                .unwrap();
+        }
+    }
+}
+
+/// Found by `cargo fuzz` (fuzz/regressions/sign_verify/): configured
+/// values that the scheme writes into a header (a token, the `hmac`
+/// prefix, LeadDone's client id) were accepted when they were not printable
+/// ASCII or began with a space, giving requests that no receiver (ours
+/// included) reads back. Such configurations are now refused.
+#[test]
+fn configured_header_values_are_printable_ascii() {
+    let refused = [
+        r#"{"scheme":"token","keys":["tok\uffffen"]}"#,
+        r#"{"scheme":"token","keys":["caf\u00e9"]}"#,
+        r#"{"scheme":"token","keys":["   "]}"#,
+        r#"{"scheme":"hmac","keys":["k1"],"prefix":"v1=\u00e9"}"#,
+        r#"{"scheme":"hmac","keys":["k1"],"prefix":" v1="}"#,
+        r#"{"scheme":"hmac","keys":["k1"],"prefix":"a\nb"}"#,
+        r#"{"scheme":"leaddone","client_id":"c\u00e9","keys":["k1"]}"#,
+        r#"{"scheme":"leaddone","client_id":" c","keys":["k1"]}"#,
+        r#"{"scheme":"leaddone","clients":{"c\u00e9":["k1"]}}"#,
+    ];
+    for json in refused {
+        let c: SignatureConfig = serde_json::from_str(json).unwrap();
+        if let Ok(scheme) = Scheme::compile(&c)
+            && let Err(e) = signed_request_verifies(&scheme, &input(b"{}"))
+        {
+            panic!("{json} compiles but its requests do not verify: {e}");
+        }
+    }
+    for json in [
+        r#"{"scheme":"token","keys":["Bearer a b"]}"#,
+        r#"{"scheme":"token","keys":[" Bearer padded "]}"#,
+        r#"{"scheme":"hmac","keys":["k1"],"prefix":"v1= "}"#,
+        r#"{"scheme":"leaddone","client_id":"shop-1","keys":["k1"]}"#,
+    ] {
+        signed_request_verifies(&cfg(json), &input(b"{}")).unwrap();
+    }
+}
+
+/// Found by `cargo fuzz` (fuzz/regressions/sign_verify/basic-password-
+/// trailing-space): basic credentials with a space at either end were sent
+/// as they are but compared trimmed, so hookrelay refused its own requests.
+/// RFC 7617 allows any character in a password: they are compared exactly.
+#[test]
+fn basic_credentials_are_compared_exactly() {
+    for key in ["j\u{fc}rgen:p\u{e4}ss ", " user:pass", "user:pass\t"] {
+        let config = SignatureConfig::new(SchemeName::Basic, vec![KeyConfig::Plain(key.into())]);
+        let scheme = Scheme::compile(&config).unwrap();
+        signed_request_verifies(&scheme, &input(b"")).unwrap_or_else(|e| panic!("{key:?}: {e}"));
+        let trimmed = format!("Basic {}", mac::base64_encode(key.trim().as_bytes()));
+        let h = vec![("Authorization".to_string(), trimmed)];
+        assert_eq!(
+            scheme.verify(&h, b"", at(T0)),
+            Err(VerifyError::Mismatch),
+            "{key:?}"
+        );
+    }
 }
 
 #[test]
